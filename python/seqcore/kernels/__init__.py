@@ -1,0 +1,351 @@
+"""seqcore.kernels: the one dispatch point for every numeric kernel.
+
+Each function checks its arguments once (see ``_validate``), then runs on the
+active backend (``seqcore.get_backend()``).  Forward kernels return what their
+backward consumes as a ``cache``; a cache made on one backend may be passed to
+the backward of any other.
+
+Dimension letters: B batch, T time, D input features, H hidden units, C classes.
+Weights use the Keras layout: ``x @ W + h @ U + b`` with gate blocks side by
+side along the last axis (LSTM i, f, c, o; GRU z, r, h).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .._backend import active
+from ..backends._types import GRUCache, LSTMCache, RNNCache, SoftmaxCrossEntropyCache
+from ._validate import as_flag, as_float_array, as_lengths, check_shape, optional_grad
+
+__all__ = [
+    "GRUCache",
+    "LSTMCache",
+    "RNNCache",
+    "SoftmaxCrossEntropyCache",
+    "clip_by_global_norm",
+    "clip_by_value",
+    "gru_backward",
+    "gru_cell",
+    "gru_forward",
+    "log_softmax",
+    "log_softmax_backward",
+    "lstm_backward",
+    "lstm_cell",
+    "lstm_forward",
+    "rnn_backward",
+    "rnn_cell",
+    "rnn_forward",
+    "softmax",
+    "softmax_backward",
+    "softmax_cross_entropy",
+    "softmax_cross_entropy_backward",
+]
+
+Array = np.ndarray
+
+
+def _sequence_args(x: Any, h0: Any, W: Any, U: Any, gates: int):
+    x = as_float_array("x", x, ndim=3)
+    B, T, D = x.shape
+    dt = x.dtype
+    U = as_float_array("U", U, dt, ndim=2)
+    H = U.shape[0]
+    check_shape("U", U, (H, gates * H), "(H, %dH)" % gates if gates > 1 else "(H, H)")
+    W = as_float_array("W", W, dt)
+    check_shape("W", W, (D, gates * H), "(D, %dH)" % gates if gates > 1 else "(D, H)")
+    h0 = as_float_array("h0", h0, dt)
+    check_shape("h0", h0, (B, H), "(B, H)")
+    return x, h0, W, U, (B, T, D, H)
+
+
+def _cell_args(x: Any, h: Any, W: Any, U: Any, gates: int):
+    x = as_float_array("x", x, ndim=2)
+    B, D = x.shape
+    dt = x.dtype
+    U = as_float_array("U", U, dt, ndim=2)
+    H = U.shape[0]
+    check_shape("U", U, (H, gates * H), "(H, %dH)" % gates if gates > 1 else "(H, H)")
+    W = as_float_array("W", W, dt)
+    check_shape("W", W, (D, gates * H), "(D, %dH)" % gates if gates > 1 else "(D, H)")
+    h = as_float_array("h", h, dt)
+    check_shape("h", h, (B, H), "(B, H)")
+    return x, h, W, U, (B, D, H)
+
+
+def _check_cache(cache: Any, kind: type, producer: str) -> None:
+    if not isinstance(cache, kind):
+        raise TypeError(f"cache must be the {kind.__name__} returned by {producer}, got {type(cache).__name__}")
+
+
+def _gru_bias(b: Any, dt: np.dtype, H: int, reset_after: bool) -> Array:
+    b = as_float_array("b", b, dt)
+    if reset_after:
+        check_shape("b", b, (2, 3 * H), "(2, 3H) for reset_after=True")
+    else:
+        check_shape("b", b, (3 * H,), "(3H,) for reset_after=False")
+    return b
+
+
+# ---------------------------------------------------------------- LSTM
+
+
+def lstm_forward(
+    x: Any, h0: Any, c0: Any, W: Any, U: Any, b: Any, *, lengths: Any = None, reverse: bool = False
+) -> tuple[Array, Array, Array, LSTMCache]:
+    """Run an LSTM over whole sequences.
+
+    x: [B,T,D] inputs; h0, c0: [B,H] initial states; W: [D,4H]; U: [H,4H]; b: [4H].
+    lengths: [B] ints in [0, T], each row's true length (None = all T).
+    reverse: process each row from its last real step back to t = 0.
+    Returns y: [B,T,H] (zeros past each row's length), hT, cT: [B,H] the states
+    at each row's last real step, and the cache ``lstm_backward`` consumes.
+    """
+    x, h0, W, U, (B, T, _, H) = _sequence_args(x, h0, W, U, 4)
+    c0 = as_float_array("c0", c0, x.dtype)
+    check_shape("c0", c0, (B, H), "(B, H)")
+    b = as_float_array("b", b, x.dtype)
+    check_shape("b", b, (4 * H,), "(4H,)")
+    lengths = as_lengths(lengths, B, T)
+    return active().lstm_forward(x, h0, c0, W, U, b, lengths, as_flag("reverse", reverse))
+
+
+def lstm_backward(
+    cache: LSTMCache, dy: Any = None, dhT: Any = None, dcT: Any = None
+) -> tuple[Array, Array, Array, Array, Array, Array]:
+    """Backprop through time for ``lstm_forward``.
+
+    dy: [B,T,H] gradient at y (None = zeros); dhT, dcT: [B,H] gradients at the
+    final states (None = zeros).  Returns (dx, dh0, dc0, dW, dU, db).
+    """
+    _check_cache(cache, LSTMCache, "lstm_forward")
+    B, T, H = cache.y.shape
+    dt = cache.x.dtype
+    dy = optional_grad("dy", dy, dt, (B, T, H), "(B, T, H)")
+    dhT = optional_grad("dhT", dhT, dt, (B, H), "(B, H)")
+    dcT = optional_grad("dcT", dcT, dt, (B, H), "(B, H)")
+    return active().lstm_backward(cache, dy, dhT, dcT)
+
+
+def lstm_cell(x: Any, h: Any, c: Any, W: Any, U: Any, b: Any) -> tuple[Array, Array]:
+    """One LSTM step.  x: [B,D]; h, c: [B,H]; W: [D,4H]; U: [H,4H]; b: [4H].  Returns (h, c)."""
+    x, h, W, U, (B, _, H) = _cell_args(x, h, W, U, 4)
+    c = as_float_array("c", c, x.dtype)
+    check_shape("c", c, (B, H), "(B, H)")
+    b = as_float_array("b", b, x.dtype)
+    check_shape("b", b, (4 * H,), "(4H,)")
+    return active().lstm_cell(x, h, c, W, U, b)
+
+
+# ---------------------------------------------------------------- GRU
+
+
+def gru_forward(
+    x: Any,
+    h0: Any,
+    W: Any,
+    U: Any,
+    b: Any,
+    *,
+    reset_after: bool = True,
+    lengths: Any = None,
+    reverse: bool = False,
+) -> tuple[Array, Array, GRUCache]:
+    """Run a GRU over whole sequences (Keras semantics, gate order z, r, h).
+
+    x: [B,T,D]; h0: [B,H]; W: [D,3H]; U: [H,3H]; b: [2,3H] (input and recurrent
+    biases) when ``reset_after`` (Keras 2+, cuDNN, PyTorch), else [3H] (the
+    original GRU, reset applied before the recurrent product).
+    h = z * h_prev + (1 - z) * h~.  Returns (y [B,T,H], hT [B,H], cache).
+    """
+    x, h0, W, U, (B, T, _, H) = _sequence_args(x, h0, W, U, 3)
+    reset_after = as_flag("reset_after", reset_after)
+    b = _gru_bias(b, x.dtype, H, reset_after)
+    lengths = as_lengths(lengths, B, T)
+    return active().gru_forward(x, h0, W, U, b, reset_after, lengths, as_flag("reverse", reverse))
+
+
+def gru_backward(cache: GRUCache, dy: Any = None, dhT: Any = None) -> tuple[Array, Array, Array, Array, Array]:
+    """Backprop through time for ``gru_forward``.  Returns (dx, dh0, dW, dU, db), db shaped like b."""
+    _check_cache(cache, GRUCache, "gru_forward")
+    B, T, H = cache.y.shape
+    dt = cache.x.dtype
+    dy = optional_grad("dy", dy, dt, (B, T, H), "(B, T, H)")
+    dhT = optional_grad("dhT", dhT, dt, (B, H), "(B, H)")
+    return active().gru_backward(cache, dy, dhT)
+
+
+def gru_cell(x: Any, h: Any, W: Any, U: Any, b: Any, *, reset_after: bool = True) -> Array:
+    """One GRU step.  x: [B,D]; h: [B,H]; W: [D,3H]; U: [H,3H]; b as in ``gru_forward``.  Returns h."""
+    x, h, W, U, (_, _, H) = _cell_args(x, h, W, U, 3)
+    reset_after = as_flag("reset_after", reset_after)
+    b = _gru_bias(b, x.dtype, H, reset_after)
+    return active().gru_cell(x, h, W, U, b, reset_after)
+
+
+# ---------------------------------------------------------------- basic RNN
+
+
+def rnn_forward(
+    x: Any, h0: Any, W: Any, U: Any, b: Any, *, lengths: Any = None, reverse: bool = False
+) -> tuple[Array, Array, RNNCache]:
+    """The course's tanh RNN, a<t> = tanh(x<t> W + a<t-1> U + b), over whole sequences.
+
+    x: [B,T,D]; h0: [B,H]; W: [D,H]; U: [H,H]; b: [H].  Returns (y [B,T,H], hT [B,H], cache).
+    """
+    x, h0, W, U, (B, T, _, H) = _sequence_args(x, h0, W, U, 1)
+    b = as_float_array("b", b, x.dtype)
+    check_shape("b", b, (H,), "(H,)")
+    lengths = as_lengths(lengths, B, T)
+    return active().rnn_forward(x, h0, W, U, b, lengths, as_flag("reverse", reverse))
+
+
+def rnn_backward(cache: RNNCache, dy: Any = None, dhT: Any = None) -> tuple[Array, Array, Array, Array, Array]:
+    """Backprop through time for ``rnn_forward``.  Returns (dx, dh0, dW, dU, db)."""
+    _check_cache(cache, RNNCache, "rnn_forward")
+    B, T, H = cache.y.shape
+    dt = cache.x.dtype
+    dy = optional_grad("dy", dy, dt, (B, T, H), "(B, T, H)")
+    dhT = optional_grad("dhT", dhT, dt, (B, H), "(B, H)")
+    return active().rnn_backward(cache, dy, dhT)
+
+
+def rnn_cell(x: Any, h: Any, W: Any, U: Any, b: Any) -> Array:
+    """One RNN step.  x: [B,D]; h: [B,H]; W: [D,H]; U: [H,H]; b: [H].  Returns h."""
+    x, h, W, U, (_, _, H) = _cell_args(x, h, W, U, 1)
+    b = as_float_array("b", b, x.dtype)
+    check_shape("b", b, (H,), "(H,)")
+    return active().rnn_cell(x, h, W, U, b)
+
+
+# ---------------------------------------------------------------- softmax family (last axis)
+
+
+def _last_axis(name: str, x: Any) -> Array:
+    x = as_float_array(name, x)
+    if x.ndim < 1 or x.shape[-1] == 0:
+        raise ValueError(f"{name} must have at least one dimension and a non-empty last axis, got shape {x.shape}")
+    return x
+
+
+def _pair(y: Any, dy: Any) -> tuple[Array, Array]:
+    y = _last_axis("y", y)
+    dy = as_float_array("dy", dy, y.dtype)
+    check_shape("dy", dy, y.shape, "y.shape")
+    return y, dy
+
+
+def softmax(x: Any) -> Array:
+    """Softmax over the last axis."""
+    return active().softmax(_last_axis("x", x))
+
+
+def softmax_backward(y: Any, dy: Any) -> Array:
+    """Gradient at x of softmax, given its output y and the gradient dy at y."""
+    return active().softmax_backward(*_pair(y, dy))
+
+
+def log_softmax(x: Any) -> Array:
+    """Log-softmax over the last axis."""
+    return active().log_softmax(_last_axis("x", x))
+
+
+def log_softmax_backward(y: Any, dy: Any) -> Array:
+    """Gradient at x of log_softmax, given its output y and the gradient dy at y."""
+    return active().log_softmax_backward(*_pair(y, dy))
+
+
+def softmax_cross_entropy(logits: Any, labels: Any) -> tuple[Array, SoftmaxCrossEntropyCache]:
+    """Per-row cross-entropy of softmax(logits) against labels.
+
+    logits: [...,C].  labels: integer class ids of shape [...] (sparse), or a
+    float target distribution / one-hot of shape [...,C].  Returns the loss
+    [...] (no reduction: mask and average as you need) and the cache.
+    """
+    logits = _last_axis("logits", logits)
+    C = logits.shape[-1]
+    lab = np.asarray(labels)
+    if lab.dtype != np.bool_ and np.issubdtype(lab.dtype, np.integer):
+        check_shape("labels", lab, logits.shape[:-1], "logits.shape[:-1] for integer labels")
+        if lab.size and (lab.min() < 0 or lab.max() >= C):
+            bad = int(lab.min()) if lab.min() < 0 else int(lab.max())
+            raise ValueError(f"labels must be class ids in [0, C) = [0, {C}), got {bad}")
+        lab = np.ascontiguousarray(lab, dtype=np.int64)
+    else:
+        if lab.dtype == np.bool_:
+            raise TypeError("labels must be integer class ids or a float target of the logits' dtype, got bool")
+        lab = as_float_array("labels", lab, logits.dtype)
+        check_shape("labels", lab, logits.shape, "logits.shape for float targets")
+    return active().softmax_cross_entropy(logits, lab)
+
+
+def softmax_cross_entropy_backward(cache: SoftmaxCrossEntropyCache, dloss: Any = None) -> Array:
+    """Gradient at the logits.  dloss: [...] weight of each row's loss (None = ones)."""
+    _check_cache(cache, SoftmaxCrossEntropyCache, "softmax_cross_entropy")
+    shape = cache.probs.shape[:-1]
+    if dloss is None:
+        dloss = np.ones(shape, cache.probs.dtype)
+    dloss = as_float_array("dloss", dloss, cache.probs.dtype)
+    check_shape("dloss", dloss, shape, "logits.shape[:-1]")
+    return active().softmax_cross_entropy_backward(cache, dloss)
+
+
+# ---------------------------------------------------------------- gradient clipping
+
+
+def _grads(grads: Any) -> list[Array]:
+    if isinstance(grads, np.ndarray):
+        grads = [grads]
+    if not isinstance(grads, Sequence):
+        raise TypeError(f"grads must be an array or a list of arrays, got {type(grads).__name__}")
+    out = []
+    for k, g in enumerate(grads):
+        if not isinstance(g, np.ndarray):
+            raise TypeError(f"grads[{k}] must be a NumPy array, got {type(g).__name__}")
+        if g.dtype not in (np.float32, np.float64):
+            raise TypeError(f"grads[{k}] must have dtype float32 or float64, got {g.dtype}")
+        out.append(g)
+    return out
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if np.isnan(value):
+        raise ValueError(f"{name} must not be NaN")
+    return value
+
+
+def clip_by_value(grads: Any, min_value: float, max_value: float, *, inplace: bool = False) -> list[Array]:
+    """Clip every element of every array to [min_value, max_value] (the course uses [-5, 5])."""
+    lo, hi = _number("min_value", min_value), _number("max_value", max_value)
+    if lo > hi:
+        raise ValueError(f"min_value must be <= max_value, got {lo} > {hi}")
+    grads = _grads(grads)
+    if inplace:
+        for k, g in enumerate(grads):
+            if not g.flags.writeable:
+                raise ValueError(f"grads[{k}] is read-only and inplace=True was asked")
+    return active().clip_by_value(grads, lo, hi, as_flag("inplace", inplace))
+
+
+def clip_by_global_norm(grads: Any, max_norm: float, *, inplace: bool = False) -> tuple[list[Array], float]:
+    """Rescale all arrays together so their joint L2 norm is at most max_norm.
+
+    Returns (clipped arrays, the global norm before clipping), as
+    ``tf.clip_by_global_norm`` does.  A NaN/Inf norm leaves arrays unscaled and
+    is returned so the caller can skip the step.
+    """
+    max_norm = _number("max_norm", max_norm)
+    if max_norm <= 0:
+        raise ValueError(f"max_norm must be > 0, got {max_norm}")
+    grads = _grads(grads)
+    if inplace:
+        for k, g in enumerate(grads):
+            if not g.flags.writeable:
+                raise ValueError(f"grads[{k}] is read-only and inplace=True was asked")
+    return active().clip_by_global_norm(grads, max_norm, as_flag("inplace", inplace))

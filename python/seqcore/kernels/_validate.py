@@ -1,0 +1,67 @@
+"""Argument checks shared by every kernel, done once at the public boundary.
+
+Policy (documented in docs/kernels.md):
+- arrays may be any array-like; non-contiguous or misaligned arrays are copied
+  to C-contiguous ones (never refused);
+- floats must be float32 or float64, every float argument of one call must
+  share the dtype of the first (no silent up/down-casting);
+- shapes are checked against the sizes the first argument defines, and the
+  error names the argument, the expected and the given shape;
+- NaN and Inf propagate as IEEE arithmetic says; they are not errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_float_array(name: str, value: Any, dtype: np.dtype | None = None, ndim: int | None = None) -> np.ndarray:
+    if value is None:
+        raise TypeError(f"{name} must be an array, got None")
+    arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    if arr.dtype not in FLOATS:
+        if dtype is None:
+            raise TypeError(f"{name} must have dtype float32 or float64, got {arr.dtype}")
+        raise TypeError(f"{name} must have dtype {dtype} (the dtype of the first argument), got {arr.dtype}")
+    if dtype is not None and arr.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {dtype} (the dtype of the first argument), got {arr.dtype}")
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {arr.shape}")
+    return np.ascontiguousarray(arr)
+
+
+def check_shape(name: str, arr: np.ndarray, expected: tuple[int, ...], letters: str) -> None:
+    if arr.shape != expected:
+        raise ValueError(f"{name} must have shape {letters} = {expected}, got {arr.shape}")
+
+
+def as_lengths(lengths: Any, B: int, T: int) -> np.ndarray | None:
+    if lengths is None:
+        return None
+    arr = np.asarray(lengths)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"lengths must be an integer array of shape (B,) = ({B},), got dtype {arr.dtype}")
+    if arr.shape != (B,):
+        raise ValueError(f"lengths must have shape (B,) = ({B},), got {arr.shape}")
+    if B and (arr.min() < 0 or arr.max() > T):
+        bad = int(arr.min()) if arr.min() < 0 else int(arr.max())
+        raise ValueError(f"lengths must lie in [0, T] = [0, {T}], got {bad}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def as_flag(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return bool(value)
+
+
+def optional_grad(name: str, value: Any, dtype: np.dtype, shape: tuple[int, ...], letters: str) -> np.ndarray | None:
+    if value is None:
+        return None
+    arr = as_float_array(name, value, dtype)
+    check_shape(name, arr, shape, letters)
+    return arr
