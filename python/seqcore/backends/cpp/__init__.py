@@ -1,0 +1,108 @@
+"""The cpp backend: seqcore._core, C++17 kernels on Eigen's GEMM with OpenMP threads.
+
+This module only adapts calling conventions (caches in and out); argument checks
+happen in seqcore.kernels and again, defensively, in the binding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ... import _core
+from .._types import GRUCache, LSTMCache, RNNCache, SoftmaxCrossEntropyCache
+
+NAME = "cpp"
+
+set_num_threads = _core.set_num_threads
+get_num_threads = _core.get_num_threads
+build_info = _core.build_info
+
+
+def lstm_forward(x, h0, c0, W, U, b, lengths=None, reverse=False):
+    y, hT, cT, gates, c = _core.lstm_forward(x, h0, c0, W, U, b, lengths, reverse)
+    return y, hT, cT, LSTMCache(x, h0, c0, W, U, lengths, reverse, gates, c, y)
+
+
+def lstm_backward(cache: LSTMCache, dy=None, dhT=None, dcT=None):
+    k = cache
+    return _core.lstm_backward(k.x, k.h0, k.c0, k.W, k.U, k.lengths, k.reverse, k.gates, k.c, k.y, dy, dhT, dcT)
+
+
+def lstm_cell(x, h, c, W, U, b):
+    return _core.lstm_cell(x, h, c, W, U, b)
+
+
+def gru_forward(x, h0, W, U, b, reset_after=True, lengths=None, reverse=False):
+    y, hT, gates, hr = _core.gru_forward(x, h0, W, U, b, reset_after, lengths, reverse)
+    return y, hT, GRUCache(x, h0, W, U, lengths, reverse, reset_after, gates, hr, y)
+
+
+def gru_backward(cache: GRUCache, dy=None, dhT=None):
+    k = cache
+    return _core.gru_backward(k.x, k.h0, k.W, k.U, k.reset_after, k.lengths, k.reverse, k.gates, k.hr, k.y, dy, dhT)
+
+
+def gru_cell(x, h, W, U, b, reset_after=True):
+    return _core.gru_cell(x, h, W, U, b, reset_after)
+
+
+def rnn_forward(x, h0, W, U, b, lengths=None, reverse=False):
+    y, hT = _core.rnn_forward(x, h0, W, U, b, lengths, reverse)
+    return y, hT, RNNCache(x, h0, W, U, lengths, reverse, y)
+
+
+def rnn_backward(cache: RNNCache, dy=None, dhT=None):
+    k = cache
+    return _core.rnn_backward(k.x, k.h0, k.W, k.U, k.lengths, k.reverse, k.y, dy, dhT)
+
+
+def rnn_cell(x, h, W, U, b):
+    return _core.rnn_cell(x, h, W, U, b)
+
+
+softmax = _core.softmax
+softmax_backward = _core.softmax_backward
+log_softmax = _core.log_softmax
+log_softmax_backward = _core.log_softmax_backward
+
+
+def softmax_cross_entropy(logits, labels):
+    loss, probs = _core.softmax_cross_entropy(logits, labels)
+    return loss, SoftmaxCrossEntropyCache(probs, labels, labels.ndim == logits.ndim - 1)
+
+
+def softmax_cross_entropy_backward(cache: SoftmaxCrossEntropyCache, dloss):
+    return _core.softmax_cross_entropy_backward(cache.probs, cache.labels, dloss)
+
+
+def _native(g: np.ndarray) -> bool:
+    return g.flags.c_contiguous and g.flags.aligned
+
+
+def clip_by_value(grads, min_value, max_value, inplace=False):
+    out = []
+    for g in grads:
+        if not _native(g):  # a strided view the user wants changed in place: NumPy handles it
+            out.append(np.clip(g, min_value, max_value, out=g if inplace else None))
+            continue
+        out.append(_core.clip_by_value(g, min_value, max_value, g if inplace else None))
+    return out
+
+
+def clip_by_global_norm(grads, max_norm, inplace=False):
+    total = 0.0
+    for g in grads:
+        total += _core.sum_of_squares(g) if _native(g) else float(np.sum(np.square(g, dtype=np.float64)))
+    norm = float(np.sqrt(total))
+    factor = max_norm / norm if np.isfinite(norm) and norm > max_norm else 1.0
+    out = []
+    for g in grads:
+        if not _native(g):
+            if inplace:
+                g *= g.dtype.type(factor)
+                out.append(g)
+            else:
+                out.append(g * g.dtype.type(factor))
+            continue
+        out.append(_core.scale(g, factor, g if inplace else None))
+    return out, norm

@@ -1,0 +1,26 @@
+// GEMM entry point of the kernel core.  Every matrix product of seqcore goes through
+// here, so the library behind it (Eigen 3.4, see docs/gemm.md for the measurements that
+// chose it) can be swapped in one place.
+#pragma once
+
+#include "dims.h"
+
+namespace seqcore {
+
+// C[M,N] (+)= op(A) op(B), all row-major.
+//   op(A): [M,K], stored [M,K] with row stride lda, or [K,M] when trans_a.
+//   op(B): [K,N], stored [K,N] with row stride ldb, or [N,K] when trans_b.
+//   accumulate: false overwrites C, true adds to it.
+template <typename T>
+void gemm(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, const T* A, index_t lda, const T* B,
+          index_t ldb, bool accumulate, T* C, index_t ldc);
+
+// Threads used by GEMMs and by the element-wise kernels (OpenMP when built with it).
+void set_num_threads(int n);
+int get_num_threads();
+
+// Element-wise loops smaller than this run on the calling thread: below it, waking the
+// OpenMP team costs more than the work (measured on the 2-core build machine).
+constexpr index_t kParallelGrain = 1 << 15;
+
+}  // namespace seqcore
