@@ -1,0 +1,82 @@
+"""``seqcore info``: versions, backends and their availability, threads, CPU features and the C++ build."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from .. import bench as engine
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``info`` on the ``seqcore`` subparsers."""
+    p = subparsers.add_parser(
+        "info",
+        help="show versions, backends, threads, CPU features and the C++ build",
+        description="Show seqcore's version, the active backend, which backends load (and why not), "
+        "thread count, NumPy/numba/torch versions, CPU SIMD features and seqcore._core.build_info().",
+    )
+    p.add_argument("--json", action="store_true", help="print the same information as JSON")
+    p.set_defaults(handler=run)
+    return p
+
+
+def _yes(flag: bool | None) -> str:
+    return "yes" if flag else "no"
+
+
+def format_info(info: dict[str, Any]) -> str:
+    """Human-readable rendering of :func:`seqcore.bench.environment`."""
+    lines = [f"seqcore {info['seqcore']}"]
+
+    def item(name: str, value: Any) -> None:
+        lines.append(f"  {name:<15} {value}")
+
+    item("python", f"{info['python']} ({info['platform']})")
+    item("numpy", info["numpy"])
+    item("numba", info["numba"] or "not installed")
+    item("torch", info["torch"] or "not installed")
+    if info.get("active_backend"):
+        item("active backend", info["active_backend"])
+    else:
+        item("active backend", f"none ({info.get('active_backend_error')})")
+    for message in info.get("backend_warnings") or []:
+        item("", f"note: {message}")
+    threads = info.get("threads")
+    item("threads", threads if threads is not None else f"unknown ({info.get('threads_error')})")
+    lines.append("backends")
+    for name, state in info["backends"].items():
+        if state["available"]:
+            item(name, "available")
+        else:
+            item(name, f"unavailable: {state['reason']}")
+    cpu = info["cpu"]
+    lines.append("cpu")
+    item("model", cpu.get("model") or "unknown")
+    item("logical cpus", f"{cpu.get('logical_cpus')} ({cpu.get('usable_cpus')} usable by this process)")
+    features = cpu.get("features")
+    if features:
+        item("simd", ", ".join(f"{name} {_yes(present)}" for name, present in features.items()))
+    else:
+        item("simd", "unknown (no /proc/cpuinfo flags on this system)")
+    lines.append("build (seqcore._core.build_info())")
+    build = info.get("build_info")
+    if build is None:
+        item("", info.get("build_info_error") or "not available")
+    elif not build:
+        item("", "(empty)")
+    else:
+        for key in sorted(build):
+            item(key, build[key])
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the environment (as text, or JSON with --json)."""
+    info = engine.environment()
+    if args.json:
+        print(json.dumps(info, indent=2, sort_keys=True, default=str))
+    else:
+        print(format_info(info))
+    return 0
