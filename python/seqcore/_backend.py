@@ -44,6 +44,8 @@ def load(name: str) -> ModuleType:
             raise ImportError(_failed[name])
         try:
             module = importlib.import_module(f"seqcore.backends.{name}")
+            if getattr(module, "NAME", None) != name:  # e.g. a folder left without its module files
+                raise ImportError(f"seqcore.backends.{name} is incomplete (no NAME)")
         except ImportError as exc:  # the extension or numba is missing
             _failed[name] = f"seqcore backend {name!r} is unavailable: {exc}"
             raise ImportError(_failed[name]) from exc
