@@ -19,7 +19,7 @@ import numpy as np
 
 from .._backend import active
 from ..backends._types import GRUCache, LSTMCache, RNNCache, SoftmaxCrossEntropyCache
-from ._validate import as_flag, as_float_array, as_lengths, check_shape, optional_grad
+from ._validate import as_flag, as_float_array, as_lengths, check_shape, native, optional_grad
 
 __all__ = [
     "GRUCache",
@@ -48,16 +48,22 @@ __all__ = [
 Array = np.ndarray
 
 
+def _weights(W: Any, U: Any, D: int, dt: np.dtype, gates: int) -> tuple[Array, Array, int]:
+    """W [D,G*H] and U [H,G*H], with H read off U."""
+    U = as_float_array("U", U, dt, ndim=2)
+    H = U.shape[0]
+    block = f"{gates}H" if gates > 1 else "H"
+    check_shape("U", U, (H, gates * H), f"(H, {block})")
+    W = as_float_array("W", W, dt)
+    check_shape("W", W, (D, gates * H), f"(D, {block})")
+    return W, U, H
+
+
 def _sequence_args(x: Any, h0: Any, W: Any, U: Any, gates: int):
     x = as_float_array("x", x, ndim=3)
     B, T, D = x.shape
-    dt = x.dtype
-    U = as_float_array("U", U, dt, ndim=2)
-    H = U.shape[0]
-    check_shape("U", U, (H, gates * H), "(H, %dH)" % gates if gates > 1 else "(H, H)")
-    W = as_float_array("W", W, dt)
-    check_shape("W", W, (D, gates * H), "(D, %dH)" % gates if gates > 1 else "(D, H)")
-    h0 = as_float_array("h0", h0, dt)
+    W, U, H = _weights(W, U, D, x.dtype, gates)
+    h0 = as_float_array("h0", h0, x.dtype)
     check_shape("h0", h0, (B, H), "(B, H)")
     return x, h0, W, U, (B, T, D, H)
 
@@ -65,13 +71,8 @@ def _sequence_args(x: Any, h0: Any, W: Any, U: Any, gates: int):
 def _cell_args(x: Any, h: Any, W: Any, U: Any, gates: int):
     x = as_float_array("x", x, ndim=2)
     B, D = x.shape
-    dt = x.dtype
-    U = as_float_array("U", U, dt, ndim=2)
-    H = U.shape[0]
-    check_shape("U", U, (H, gates * H), "(H, %dH)" % gates if gates > 1 else "(H, H)")
-    W = as_float_array("W", W, dt)
-    check_shape("W", W, (D, gates * H), "(D, %dH)" % gates if gates > 1 else "(D, H)")
-    h = as_float_array("h", h, dt)
+    W, U, H = _weights(W, U, D, x.dtype, gates)
+    h = as_float_array("h", h, x.dtype)
     check_shape("h", h, (B, H), "(B, H)")
     return x, h, W, U, (B, D, H)
 
@@ -226,7 +227,7 @@ def rnn_cell(x: Any, h: Any, W: Any, U: Any, b: Any) -> Array:
 
 def _last_axis(name: str, x: Any) -> Array:
     x = as_float_array(name, x)
-    if x.ndim < 1 or x.shape[-1] == 0:
+    if x.ndim < 1 or x.shape[-1] == 0:  # checked after a conversion that keeps 0-d arrays 0-d
         raise ValueError(f"{name} must have at least one dimension and a non-empty last axis, got shape {x.shape}")
     return x
 
@@ -273,7 +274,7 @@ def softmax_cross_entropy(logits: Any, labels: Any) -> tuple[Array, SoftmaxCross
         if lab.size and (lab.min() < 0 or lab.max() >= C):
             bad = int(lab.min()) if lab.min() < 0 else int(lab.max())
             raise ValueError(f"labels must be class ids in [0, C) = [0, {C}), got {bad}")
-        lab = np.ascontiguousarray(lab, dtype=np.int64)
+        lab = native(lab, np.int64)
     else:
         if lab.dtype == np.bool_:
             raise TypeError("labels must be integer class ids or a float target of the logits' dtype, got bool")

@@ -23,6 +23,8 @@ def as_float_array(name: str, value: Any, dtype: np.dtype | None = None, ndim: i
     if value is None:
         raise TypeError(f"{name} must be an array, got None")
     arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    if arr.dtype.kind == "f" and not arr.dtype.isnative:  # big-endian data: same values, native order
+        arr = arr.astype(arr.dtype.type)
     if arr.dtype not in FLOATS:
         if dtype is None:
             raise TypeError(f"{name} must have dtype float32 or float64, got {arr.dtype}")
@@ -31,7 +33,12 @@ def as_float_array(name: str, value: Any, dtype: np.dtype | None = None, ndim: i
         raise TypeError(f"{name} must have dtype {dtype} (the dtype of the first argument), got {arr.dtype}")
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {arr.shape}")
-    return np.ascontiguousarray(arr)
+    return native(arr)
+
+
+def native(arr: np.ndarray, dtype: Any = None) -> np.ndarray:
+    """A C-contiguous, aligned, native-byte-order array (a copy only when needed; 0-d stays 0-d)."""
+    return np.require(arr, dtype=dtype, requirements=["C", "A"])
 
 
 def check_shape(name: str, arr: np.ndarray, expected: tuple[int, ...], letters: str) -> None:
@@ -50,7 +57,7 @@ def as_lengths(lengths: Any, B: int, T: int) -> np.ndarray | None:
     if B and (arr.min() < 0 or arr.max() > T):
         bad = int(arr.min()) if arr.min() < 0 else int(arr.max())
         raise ValueError(f"lengths must lie in [0, T] = [0, {T}], got {bad}")
-    return np.ascontiguousarray(arr, dtype=np.int64)
+    return native(arr, np.int64)
 
 
 def as_flag(name: str, value: Any) -> bool:

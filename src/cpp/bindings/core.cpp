@@ -445,8 +445,8 @@ py::array clip_by_value(const py::array& a, double lo, double hi, const py::obje
     return by_dtype(a, "a", [&](auto tag) -> py::array {
         using T = decltype(tag);
         const T* pa = in<T>(a, "a", shape_of(a));
+        if (!out_arr.is_none()) in<T>(py::cast<py::array>(out_arr), "out", shape_of(a));
         py::array_t<T> o = out_arr.is_none() ? out<T>(shape_of(a)) : py::cast<py::array_t<T>>(out_arr);
-        in<T>(o, "out", shape_of(a));
         if (!o.writeable()) throw py::value_error("out must be writeable");
         T* po = ptr(o);
         {
@@ -470,8 +470,8 @@ py::array scale(const py::array& a, double s, const py::object& out_arr) {
     return by_dtype(a, "a", [&](auto tag) -> py::array {
         using T = decltype(tag);
         const T* pa = in<T>(a, "a", shape_of(a));
+        if (!out_arr.is_none()) in<T>(py::cast<py::array>(out_arr), "out", shape_of(a));
         py::array_t<T> o = out_arr.is_none() ? out<T>(shape_of(a)) : py::cast<py::array_t<T>>(out_arr);
-        in<T>(o, "out", shape_of(a));
         if (!o.writeable()) throw py::value_error("out must be writeable");
         T* po = ptr(o);
         {

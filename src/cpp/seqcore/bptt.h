@@ -30,6 +30,21 @@ inline void recurrent_gradient(index_t N, index_t H, index_t K, const T* Hprev, 
     gemm<T>(true, false, H, K, N, Hprev, H, dG, ldg, false, dU, ldu);
 }
 
+// x for the weight-gradient GEMM: padding rows hold whatever the caller left there (NaN
+// included) and 0 * NaN is NaN, so when any row is short, a copy with padding zeroed.
+template <typename T>
+inline const T* x_without_padding(const T* x, index_t B, index_t T_, index_t D, const index_t* lengths,
+                                  std::unique_ptr<T[]>& keep) {
+    if (!lengths) return x;
+    bool padded = false;
+    for (index_t b = 0; b < B; ++b) padded |= lengths[b] < T_;
+    if (!padded) return x;
+    keep = scratch<T>(B * T_ * D);
+    copy_n(x, B * T_ * D, keep.get());
+    zero_padding(keep.get(), B, T_, D, lengths);
+    return keep.get();
+}
+
 // Starts the carried gradient: a copy of the given final-state gradient, or zeros.
 template <typename T>
 inline void init_carry(const T* given, index_t n, T* carry) {

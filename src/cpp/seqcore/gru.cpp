@@ -7,14 +7,16 @@ namespace seqcore {
 namespace {
 
 // reset_after: a = x-projection (+ input bias), rec = h U + recurrent bias, both [3H].
-// Leaves activated z, r, h~ in a and h U_h + b_rh in rec_h; returns nothing, h updated.
+// Leaves activated z, r, h~ in a and h U_h + b_rh in rec_h, and updates h.
 template <typename T>
 inline void gru_step_after(T* a, const T* b_in, const T* rec, const T* b_rec, index_t H, T* rec_h, T* h) {
     Vec<T> zr(a, 2 * H), n(a + 2 * H, H);
-    zr = sigmoid(zr + CVec<T>(b_in, 2 * H) + CVec<T>(rec, 2 * H) + CVec<T>(b_rec, 2 * H));
+    zr += CVec<T>(b_in, 2 * H) + CVec<T>(rec, 2 * H) + CVec<T>(b_rec, 2 * H);
+    sigmoid_(a, 2 * H);
     Vec<T> rh(rec_h, H);
     rh = CVec<T>(rec + 2 * H, H) + CVec<T>(b_rec + 2 * H, H);
-    n = (n + CVec<T>(b_in + 2 * H, H) + Vec<T>(a + H, H) * rh).tanh();
+    n += CVec<T>(b_in + 2 * H, H) + Vec<T>(a + H, H) * rh;
+    tanh_(a + 2 * H, H);
     Vec<T> z(a, H), hv(h, H);
     hv = z * hv + (T(1) - z) * n;
 }
@@ -22,8 +24,8 @@ inline void gru_step_after(T* a, const T* b_in, const T* rec, const T* b_rec, in
 // reset_before, first half: z, r = sigmoid(a + b + rec) in place; rh = r * h.
 template <typename T>
 inline void gru_gates_before(T* a, const T* b, const T* rec, const T* h, index_t H, T* rh) {
-    Vec<T> zr(a, 2 * H);
-    zr = sigmoid(zr + CVec<T>(b, 2 * H) + CVec<T>(rec, 2 * H));
+    Vec<T>(a, 2 * H) += CVec<T>(b, 2 * H) + CVec<T>(rec, 2 * H);
+    sigmoid_(a, 2 * H);
     Vec<T>(rh, H) = Vec<T>(a + H, H) * CVec<T>(h, H);
 }
 
@@ -31,7 +33,8 @@ inline void gru_gates_before(T* a, const T* b, const T* rec, const T* h, index_t
 template <typename T>
 inline void gru_update_before(T* a, const T* b, const T* rhU, index_t H, T* h) {
     Vec<T> n(a + 2 * H, H), z(a, H), hv(h, H);
-    n = (n + CVec<T>(b + 2 * H, H) + CVec<T>(rhU, H)).tanh();
+    n += CVec<T>(b + 2 * H, H) + CVec<T>(rhU, H);
+    tanh_(a + 2 * H, H);
     hv = z * hv + (T(1) - z) * n;
 }
 
@@ -145,7 +148,8 @@ void gru_backward(index_t B, index_t T_, index_t D, index_t H, const T* x, const
         }
         copy_n(dh_next.get(), B * H, dh);
     }
-    input_gradients(N, D, G, x, W, dGx.get(), dx, dW);
+    std::unique_ptr<T[]> x_copy;
+    input_gradients(N, D, G, x_without_padding(x, B, T_, D, lengths, x_copy), W, dGx.get(), dx, dW);
     column_sums(dGx.get(), N, G, G, db);
     auto Hprev = scratch<T>(N * H);
     previous_states(B, T_, H, h0, y, lengths, reverse, Hprev.get());

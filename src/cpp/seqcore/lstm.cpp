@@ -10,10 +10,9 @@ namespace {
 template <typename T>
 inline void lstm_activate(T* a, const T* bias, index_t H) {
     Vec<T>(a, 4 * H) += CVec<T>(bias, 4 * H);
-    Vec<T> ifg(a, 2 * H), cc(a + 2 * H, H), o(a + 3 * H, H);
-    ifg = sigmoid(ifg);
-    cc = cc.tanh();
-    o = sigmoid(o);
+    sigmoid_(a, 2 * H);
+    tanh_(a + 2 * H, H);
+    sigmoid_(a + 3 * H, H);
 }
 
 // c = f c + i c~; h = o tanh(c), from activated gates g.
@@ -22,7 +21,9 @@ inline void lstm_update(const T* g, index_t H, T* c, T* h) {
     CVec<T> i(g, H), f(g + H, H), cc(g + 2 * H, H), o(g + 3 * H, H);
     Vec<T> cv(c, H), hv(h, H);
     cv = f * cv + i * cc;
-    hv = o * cv.tanh();
+    hv = cv;
+    tanh_(h, H);
+    hv *= o;
 }
 
 }  // namespace
@@ -80,12 +81,14 @@ void lstm_backward(index_t B, index_t T_, index_t D, index_t H, const T* x, cons
             CVec<T> i(g, H), f(g + H, H), cc(g + 2 * H, H), o(g + 3 * H, H), cp(c_prev, H);
             Vec<T> dhv(dh + r * H, H), dcv(dc + r * H, H);
             if (dy) dhv += CVec<T>(dy + at * H, H);
-            const auto tanh_c = CVec<T>(c + at * H, H).tanh().eval();
+            Vec<T> tanh_c(gs + 3 * H, H);  // the o block holds tanh(c) until its own gradient
+            tanh_c = CVec<T>(c + at * H, H);
+            tanh_(gs + 3 * H, H);
             dcv += dhv * o * (T(1) - tanh_c.square());
             Vec<T>(gs, H) = dcv * cc * i * (T(1) - i);
             Vec<T>(gs + H, H) = dcv * cp * f * (T(1) - f);
             Vec<T>(gs + 2 * H, H) = dcv * i * (T(1) - cc.square());
-            Vec<T>(gs + 3 * H, H) = dhv * tanh_c * o * (T(1) - o);
+            tanh_c = dhv * tanh_c * o * (T(1) - o);
             dcv *= f;
             copy_n(gs, G, dG.get() + at * G);
         });
@@ -94,7 +97,8 @@ void lstm_backward(index_t B, index_t T_, index_t D, index_t H, const T* x, cons
         for (index_t r = 0; r < B; ++r)
             if (step_time(s, T_, lengths, r, reverse) >= 0) copy_n(dh_next.get() + r * H, H, dh + r * H);
     }
-    input_gradients(N, D, G, x, W, dG.get(), dx, dW);
+    std::unique_ptr<T[]> x_copy;
+    input_gradients(N, D, G, x_without_padding(x, B, T_, D, lengths, x_copy), W, dG.get(), dx, dW);
     auto Hprev = scratch<T>(N * H);
     previous_states(B, T_, H, h0, y, lengths, reverse, Hprev.get());
     recurrent_gradient(N, H, G, Hprev.get(), dG.get(), G, dU, G);

@@ -18,7 +18,8 @@ void rnn_forward(index_t B, index_t T_, index_t D, index_t H, const T* x, const 
             const index_t t = step_time(s, T_, lengths, r, reverse);
             if (t < 0) return;
             Vec<T> yv(y + (r * T_ + t) * H, H);
-            yv = (yv + CVec<T>(R.get() + r * H, H) + CVec<T>(b, H)).tanh();
+            yv += CVec<T>(R.get() + r * H, H) + CVec<T>(b, H);
+            tanh_(yv.data(), H);
             Vec<T>(hT + r * H, H) = yv;
         });
     }
@@ -51,7 +52,8 @@ void rnn_backward(index_t B, index_t T_, index_t D, index_t H, const T* x, const
         });
         gemm<T>(false, true, B, H, H, step.get(), H, U, H, true, dh, H);
     }
-    input_gradients(N, D, H, x, W, dG.get(), dx, dW);
+    std::unique_ptr<T[]> x_copy;
+    input_gradients(N, D, H, x_without_padding(x, B, T_, D, lengths, x_copy), W, dG.get(), dx, dW);
     auto Hprev = scratch<T>(N * H);
     previous_states(B, T_, H, h0, y, lengths, reverse, Hprev.get());
     recurrent_gradient(N, H, H, Hprev.get(), dG.get(), H, dU, H);
@@ -64,8 +66,8 @@ void rnn_cell(index_t B, index_t D, index_t H, const T* x, const T* h, const T* 
     gemm<T>(false, false, B, H, D, x, D, W, H, false, h_out, H);
     gemm<T>(false, false, B, H, H, h, H, U, H, true, h_out, H);
     for_rows(B, 4 * H, [&](index_t r) {
-        Vec<T> hv(h_out + r * H, H);
-        hv = (hv + CVec<T>(b, H)).tanh();
+        Vec<T>(h_out + r * H, H) += CVec<T>(b, H);
+        tanh_(h_out + r * H, H);
     });
 }
 

@@ -1,6 +1,7 @@
 #include "softmax.h"
 
 #include <cmath>
+#include <vector>
 
 #include "activations.h"
 #include "parallel.h"
@@ -8,13 +9,17 @@
 namespace seqcore {
 
 namespace {
-// Row shifted by its max, and the log of the sum of its exponentials.
+// Writes the row shifted by its max to `shifted` and returns log(sum(exp(shifted))).
 template <typename T>
 inline T shifted_log_sum_exp(const T* x, index_t C, T* shifted) {
+    thread_local std::vector<T> e;
+    e.resize(static_cast<size_t>(C));
     CVec<T> xv(x, C);
-    Vec<T> sv(shifted, C);
+    Vec<T> sv(shifted, C), ev(e.data(), C);
     sv = xv - xv.maxCoeff();
-    return std::log(sv.exp().sum());
+    ev = sv;
+    exp_(e.data(), C);
+    return std::log(ev.sum());
 }
 }  // namespace
 
@@ -22,8 +27,9 @@ template <typename T>
 void softmax_forward(index_t N, index_t C, const T* x, T* y) {
     for_rows(N, 4 * C, [&](index_t r) {
         Vec<T> yv(y + r * C, C);
-        yv = CVec<T>(x + r * C, C);
-        yv = (yv - yv.maxCoeff()).exp();
+        CVec<T> xv(x + r * C, C);
+        yv = xv - xv.maxCoeff();
+        exp_(y + r * C, C);
         yv /= yv.sum();
     });
 }
@@ -47,8 +53,11 @@ void log_softmax_forward(index_t N, index_t C, const T* x, T* y) {
 template <typename T>
 void log_softmax_backward(index_t N, index_t C, const T* y, const T* dy, T* dx) {
     for_rows(N, 4 * C, [&](index_t r) {
-        CVec<T> yv(y + r * C, C), dyv(dy + r * C, C);
-        Vec<T>(dx + r * C, C) = dyv - yv.exp() * dyv.sum();
+        Vec<T> dxv(dx + r * C, C);
+        CVec<T> dyv(dy + r * C, C);
+        dxv = CVec<T>(y + r * C, C);
+        exp_(dx + r * C, C);
+        dxv = dyv - dxv * dyv.sum();
     });
 }
 
@@ -63,7 +72,8 @@ void softmax_cross_entropy_forward(index_t N, index_t C, const T* logits, const 
             loss[r] = lse - p[labels[r]];
         else
             loss[r] = -(CVec<T>(targets + r * C, C) * (pv - lse)).sum();
-        pv = (pv - lse).exp();
+        pv -= lse;
+        exp_(p, C);
     });
 }
 

@@ -8,7 +8,7 @@ import numpy as np
 
 
 def clip_by_value(grads, min_value, max_value, inplace=False):
-    return [np.clip(g, min_value, max_value, out=g if inplace else None) for g in grads]
+    return [np.asarray(np.clip(g, min_value, max_value, out=g if inplace else None)) for g in grads]
 
 
 def clip_by_global_norm(grads, max_norm, inplace=False):
@@ -19,4 +19,4 @@ def clip_by_global_norm(grads, max_norm, inplace=False):
         for g in grads:
             g *= g.dtype.type(scale)
         return list(grads), norm
-    return [g * g.dtype.type(scale) for g in grads], norm
+    return [np.asarray(g * g.dtype.type(scale)) for g in grads], norm

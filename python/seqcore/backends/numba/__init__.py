@@ -1,0 +1,71 @@
+"""The numba backend: the reference's kernels compiled with numba, matrix products through BLAS.
+
+Importing it without numba installed raises ImportError, and seqcore falls
+back to the reference backend.  The compiled kernels are cached on disk
+(``cache=True``), so only the first use of each kernel and dtype compiles.
+"""
+
+import numba  # first: without numba this module must fail to import
+
+from .clip import clip_by_global_norm, clip_by_value
+from .recurrent import (
+    gru_backward,
+    gru_cell,
+    gru_forward,
+    lstm_backward,
+    lstm_cell,
+    lstm_forward,
+    rnn_backward,
+    rnn_cell,
+    rnn_forward,
+)
+from .softmax import (
+    log_softmax,
+    log_softmax_backward,
+    softmax,
+    softmax_backward,
+    softmax_cross_entropy,
+    softmax_cross_entropy_backward,
+)
+
+NAME = "numba"
+
+
+def set_num_threads(n: int) -> None:
+    """Size of numba's thread pool, capped at the NUMBA_NUM_THREADS it was started with.
+
+    No kernel of this backend runs on that pool: next to OpenBLAS, whose workers
+    spin for a while after each product, numba's workers made a step kernel 20x
+    slower (measured on 2 cores).  The element-wise loops run vectorized on the
+    calling thread; the matrix products use NumPy's BLAS and its own thread
+    count (OPENBLAS_NUM_THREADS and the like).
+    """
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+
+
+def get_num_threads() -> int:
+    return numba.get_num_threads()
+
+
+__all__ = [
+    "NAME",
+    "clip_by_global_norm",
+    "clip_by_value",
+    "get_num_threads",
+    "gru_backward",
+    "gru_cell",
+    "gru_forward",
+    "log_softmax",
+    "log_softmax_backward",
+    "lstm_backward",
+    "lstm_cell",
+    "lstm_forward",
+    "rnn_backward",
+    "rnn_cell",
+    "rnn_forward",
+    "set_num_threads",
+    "softmax",
+    "softmax_backward",
+    "softmax_cross_entropy",
+    "softmax_cross_entropy_backward",
+]
