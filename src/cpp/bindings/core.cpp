@@ -484,7 +484,8 @@ py::array scale(const py::array& a, double s, const py::object& out_arr) {
 
 py::dict build_info() {
     py::dict info;
-    info["gemm"] = "Eigen " + std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
+    info["gemm"] = seqcore::gemm_library();
+    info["eigen"] = std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
                    std::to_string(EIGEN_MINOR_VERSION);
 #ifdef _OPENMP
     info["openmp"] = std::to_string(_OPENMP);

@@ -1,9 +1,13 @@
 #include "gemm.h"
 
 #include <Eigen/Core>
+#include <limits>
 
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+#ifdef SEQCORE_HAVE_OPENBLAS
+#include <cblas.h>
 #endif
 
 namespace seqcore {
@@ -23,17 +27,11 @@ void assign(View<T>& c, const L& a, const R& b, bool accumulate) {
     else
         c.noalias() = a * b;
 }
-}  // namespace
 
 template <typename T>
-void gemm(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, const T* A, index_t lda, const T* B,
-          index_t ldb, bool accumulate, T* C, index_t ldc) {
-    if (M == 0 || N == 0) return;
+void eigen_gemm(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, const T* A, index_t lda, const T* B,
+                index_t ldb, bool accumulate, T* C, index_t ldc) {
     View<T> c(C, M, N, Eigen::OuterStride<>(ldc));
-    if (K == 0) {
-        if (!accumulate) c.setZero();
-        return;
-    }
     const ConstView<T> a(A, trans_a ? K : M, trans_a ? M : K, Eigen::OuterStride<>(lda));
     const ConstView<T> b(B, trans_b ? N : K, trans_b ? K : N, Eigen::OuterStride<>(ldb));
     if (trans_a && trans_b)
@@ -46,6 +44,46 @@ void gemm(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, const T* 
         assign<T>(c, a, b, accumulate);
 }
 
+#ifdef SEQCORE_HAVE_OPENBLAS
+// OpenBLAS wins from about a million multiply-adds on the 2-core AVX2 build machine
+// (docs/gemm.md); below that, and for matrix-vector shapes, Eigen's lower call overhead wins.
+constexpr double kBlasMinMacs = 1 << 20;
+
+bool blas_fits(index_t M, index_t N, index_t K, index_t lda, index_t ldb, index_t ldc) {
+    constexpr index_t kMax = std::numeric_limits<blasint>::max();
+    if (M < 2 || N < 2 || double(M) * double(N) * double(K) < kBlasMinMacs) return false;
+    return M <= kMax && N <= kMax && K <= kMax && lda <= kMax && ldb <= kMax && ldc <= kMax;
+}
+
+void blas(bool ta, bool tb, index_t M, index_t N, index_t K, const float* A, index_t lda, const float* B,
+          index_t ldb, float beta, float* C, index_t ldc) {
+    scipy_cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, blasint(M),
+                      blasint(N), blasint(K), 1.0f, A, blasint(lda), B, blasint(ldb), beta, C, blasint(ldc));
+}
+
+void blas(bool ta, bool tb, index_t M, index_t N, index_t K, const double* A, index_t lda, const double* B,
+          index_t ldb, double beta, double* C, index_t ldc) {
+    scipy_cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, blasint(M),
+                      blasint(N), blasint(K), 1.0, A, blasint(lda), B, blasint(ldb), beta, C, blasint(ldc));
+}
+#endif
+}  // namespace
+
+template <typename T>
+void gemm(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, const T* A, index_t lda, const T* B,
+          index_t ldb, bool accumulate, T* C, index_t ldc) {
+    if (M == 0 || N == 0) return;
+    if (K == 0) {
+        if (!accumulate) View<T>(C, M, N, Eigen::OuterStride<>(ldc)).setZero();
+        return;
+    }
+#ifdef SEQCORE_HAVE_OPENBLAS
+    if (blas_fits(M, N, K, lda, ldb, ldc))
+        return blas(trans_a, trans_b, M, N, K, A, lda, B, ldb, accumulate ? T(1) : T(0), C, ldc);
+#endif
+    eigen_gemm(trans_a, trans_b, M, N, K, A, lda, B, ldb, accumulate, C, ldc);
+}
+
 template void gemm<float>(bool, bool, index_t, index_t, index_t, const float*, index_t, const float*, index_t, bool,
                           float*, index_t);
 template void gemm<double>(bool, bool, index_t, index_t, index_t, const double*, index_t, const double*, index_t,
@@ -55,9 +93,26 @@ void set_num_threads(int n) {
 #ifdef _OPENMP
     omp_set_num_threads(n);
 #endif
+#ifdef SEQCORE_HAVE_OPENBLAS
+    scipy_openblas_set_num_threads(n);
+#endif
     Eigen::setNbThreads(n);
 }
 
-int get_num_threads() { return Eigen::nbThreads(); }
+int get_num_threads() {
+#ifdef SEQCORE_HAVE_OPENBLAS
+    return scipy_openblas_get_num_threads();
+#else
+    return Eigen::nbThreads();
+#endif
+}
+
+const char* gemm_library() {
+#ifdef SEQCORE_HAVE_OPENBLAS
+    return "OpenBLAS (scipy-openblas32, bundled) above 2^20 multiply-adds, Eigen below";
+#else
+    return "Eigen";
+#endif
+}
 
 }  // namespace seqcore

@@ -19,6 +19,9 @@ void gemm(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, const T* 
 void set_num_threads(int n);
 int get_num_threads();
 
+// Which library runs the GEMMs, for `seqcore info`.
+const char* gemm_library();
+
 // Element-wise loops smaller than this run on the calling thread: below it, waking the
 // OpenMP team costs more than the work (measured on the 2-core build machine).
 constexpr index_t kParallelGrain = 1 << 15;

@@ -16,6 +16,8 @@ inline void for_rows(index_t B, index_t row_cost, F&& f) {
 #ifdef _OPENMP
     const int threads = get_num_threads();
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && B > 1 && B * row_cost >= kParallelGrain)
+#else
+    (void)row_cost;
 #endif
     for (index_t b = 0; b < B; ++b) f(b);
 }

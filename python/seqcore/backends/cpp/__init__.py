@@ -6,10 +6,35 @@ happen in seqcore.kernels and again, defensively, in the binding.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
-from ... import _core
 from .._types import GRUCache, LSTMCache, RNNCache, SoftmaxCrossEntropyCache
+
+
+def _load_core():
+    """Import the extension with a short OpenBLAS spin time unless the user chose one.
+
+    OpenBLAS reads OPENBLAS_THREAD_TIMEOUT once, when the library loads: its idle workers
+    spin 2**n cycles before sleeping, 2**28 (about 0.1 s) by default.  Ours only needs to
+    bridge the microseconds between two steps of a recurrence; spinning longer steals a
+    core from whatever runs next on a 2-core machine (PyTorch in a benchmark, NumPy's own
+    OpenBLAS).  2**20 cycles is about 0.3 ms.  The variable is set only for the import.
+    """
+    key = "OPENBLAS_THREAD_TIMEOUT"
+    chosen = key in os.environ
+    if not chosen:
+        os.environ[key] = "20"
+    try:
+        from ... import _core
+    finally:
+        if not chosen:
+            del os.environ[key]
+    return _core
+
+
+_core = _load_core()
 
 NAME = "cpp"
 
