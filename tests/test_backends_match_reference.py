@@ -138,7 +138,7 @@ def test_cache_refers_to_y(backend, kind, reset_after):
     assert np.shares_memory(out["y"], cache.y), f"{case.label}: cache.y is a copy of y"
 
 
-@pytest.mark.parametrize(("fwd", "bwd"), itertools.permutations(("reference", *FAST_BACKENDS), 2))
+@pytest.mark.parametrize(("fwd", "bwd"), list(itertools.permutations(("reference", *FAST_BACKENDS), 2)))
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
 @pytest.mark.parametrize(("kind", "reset_after"), RECURRENT, ids=RECURRENT_IDS)
 def test_cache_interchange(fwd, bwd, kind, reset_after, dtype):
@@ -148,7 +148,7 @@ def test_cache_interchange(fwd, bwd, kind, reset_after, dtype):
         check_against_reference(case, fwd, backward_backend=bwd)
 
 
-@pytest.mark.parametrize(("fwd", "bwd"), itertools.permutations(("reference", *FAST_BACKENDS), 2))
+@pytest.mark.parametrize(("fwd", "bwd"), list(itertools.permutations(("reference", *FAST_BACKENDS), 2)))
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
 def test_cache_interchange_softmax_family(fwd, bwd, dtype):
     for case in (

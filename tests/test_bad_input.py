@@ -20,6 +20,9 @@ from helpers import ALL_BACKENDS, DTYPES, assert_close, backend_problem, recurre
 from seqcore import kernels as K
 from seqcore import use_backend
 
+# NaN and Inf inputs are part of these tests; NumPy says so in warnings, which are expected here.
+pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+
 B, T, D, H, C = 2, 5, 3, 4, 6
 RECURRENT = [("lstm", True), ("gru", True), ("gru", False), ("rnn", True)]
 RECURRENT_IDS = ["lstm", "gru_reset_after", "gru_reset_before", "rnn"]
