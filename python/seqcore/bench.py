@@ -590,6 +590,7 @@ def time_interleaved(
     warmup: int = 2,
     caps: Mapping[str, int] | None = None,
     min_sample_s: float = 1e-3,
+    settle_s: float = 0.0,
 ) -> Timings:
     """Seconds per call of each runner, sampled round-robin.
 
@@ -601,6 +602,12 @@ def time_interleaved(
     until ``budget_s`` has passed, within [min_repeats, max_repeats].  ``caps``
     limits some runners (the slow reference) to fewer rounds.  Returns the samples
     (seconds per call) and the calls per sample of each runner.
+
+    ``settle_s``: before each runner's turn, pause this long and make one untimed
+    call.  Peers bring their own thread pools (PyTorch's OpenMP, NumPy's OpenBLAS
+    behind numba and the reference, seqcore's OpenBLAS), whose idle workers spin
+    for up to ~0.1 s after a call; on a 2-core machine the next peer's turn would
+    otherwise run against them and pay for its predecessor.
     """
     names = list(runners)
     caps = dict(caps or {})
@@ -628,6 +635,9 @@ def time_interleaved(
                 if len(samples[name]) >= caps.get(name, limit):
                     continue
                 fn, n = runners[name], number[name]
+                if settle_s > 0:
+                    time.sleep(settle_s)
+                    fn()
                 t0 = time.perf_counter()
                 for _ in range(n):
                     fn()
@@ -708,6 +718,7 @@ class BenchConfig:
     peak_gflops: float = DEFAULT_PEAK_GFLOPS
     seed: int = 0
     min_sample_s: float = 1e-3  # a timed sample averages enough calls to last this long
+    settle_s: float = 0.15  # pause + one untimed call before each peer's turn (idle thread pools go quiet)
 
     @classmethod
     def quick(cls, **overrides: Any) -> BenchConfig:
@@ -865,6 +876,7 @@ def _bench_group(
             warmup=cfg.warmup,
             caps=caps,
             min_sample_s=cfg.min_sample_s,
+            settle_s=cfg.settle_s,
         )
     except Exception as exc:
         for peer in runners:

@@ -106,6 +106,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     p.add_argument("--json", default=None, metavar="PATH", help="also write the rows (and environment) as JSON")
     p.add_argument("--png", default=None, metavar="PATH", help="also draw speed-ups vs torch as a PNG (matplotlib)")
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=None,
+        metavar="SEC",
+        help="pause before each peer's turn so other peers' idle thread pools stop spinning (0.15; 0 = off)",
+    )
     p.add_argument("--quick", action="store_true", help="small cases, short budget: a smoke run of a few seconds")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(handler=run)
@@ -140,6 +147,10 @@ def config_from_args(args: argparse.Namespace) -> engine.BenchConfig:
     }
     if args.budget is not None:
         common["budget_s"] = args.budget
+    if args.settle is not None:
+        if not args.settle >= 0:
+            raise UsageError(f"--settle must be >= 0 seconds, got {args.settle}")
+        common["settle_s"] = args.settle
     if args.warmup is not None:
         if args.warmup < 0:
             raise UsageError(f"--warmup must be >= 0, got {args.warmup}")

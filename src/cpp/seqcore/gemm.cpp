@@ -45,13 +45,19 @@ void eigen_gemm(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, con
 }
 
 #ifdef SEQCORE_HAVE_OPENBLAS
-// OpenBLAS wins from about a million multiply-adds on the 2-core AVX2 build machine
-// (docs/gemm.md); below that, and for matrix-vector shapes, Eigen's lower call overhead wins.
-constexpr double kBlasMinMacs = 1 << 20;
+// Where OpenBLAS takes over from Eigen (docs/gemm.md).  OpenBLAS is faster per FLOP from
+// about a million multiply-adds, but it threads those products, and its workers sleep
+// after ~0.3 ms idle: waking them on a virtual machine was measured at up to 10 ms.  A
+// product repeated at every step keeps them awake, so it moves to OpenBLAS from 2^22; a
+// one-off product (input projection, weight gradient) only from 2^24, where the product
+// itself outweighs a wake-up.  Matrix-vector shapes stay on Eigen.
+constexpr double kBlasMinMacsPerStep = 1 << 22;
+constexpr double kBlasMinMacsOnce = 1 << 24;
 
-bool blas_fits(index_t M, index_t N, index_t K, index_t lda, index_t ldb, index_t ldc) {
+bool blas_fits(index_t M, index_t N, index_t K, index_t lda, index_t ldb, index_t ldc, bool per_step) {
     constexpr index_t kMax = std::numeric_limits<blasint>::max();
-    if (M < 2 || N < 2 || double(M) * double(N) * double(K) < kBlasMinMacs) return false;
+    const double macs = double(M) * double(N) * double(K);
+    if (M < 2 || N < 2 || macs < (per_step ? kBlasMinMacsPerStep : kBlasMinMacsOnce)) return false;
     return M <= kMax && N <= kMax && K <= kMax && lda <= kMax && ldb <= kMax && ldc <= kMax;
 }
 
@@ -71,23 +77,25 @@ void blas(bool ta, bool tb, index_t M, index_t N, index_t K, const double* A, in
 
 template <typename T>
 void gemm(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, const T* A, index_t lda, const T* B,
-          index_t ldb, bool accumulate, T* C, index_t ldc) {
+          index_t ldb, bool accumulate, T* C, index_t ldc, bool per_step) {
     if (M == 0 || N == 0) return;
     if (K == 0) {
         if (!accumulate) View<T>(C, M, N, Eigen::OuterStride<>(ldc)).setZero();
         return;
     }
 #ifdef SEQCORE_HAVE_OPENBLAS
-    if (blas_fits(M, N, K, lda, ldb, ldc))
+    if (blas_fits(M, N, K, lda, ldb, ldc, per_step))
         return blas(trans_a, trans_b, M, N, K, A, lda, B, ldb, accumulate ? T(1) : T(0), C, ldc);
+#else
+    (void)per_step;
 #endif
     eigen_gemm(trans_a, trans_b, M, N, K, A, lda, B, ldb, accumulate, C, ldc);
 }
 
 template void gemm<float>(bool, bool, index_t, index_t, index_t, const float*, index_t, const float*, index_t, bool,
-                          float*, index_t);
+                          float*, index_t, bool);
 template void gemm<double>(bool, bool, index_t, index_t, index_t, const double*, index_t, const double*, index_t,
-                           bool, double*, index_t);
+                           bool, double*, index_t, bool);
 
 void set_num_threads(int n) {
 #ifdef _OPENMP
@@ -109,7 +117,7 @@ int get_num_threads() {
 
 const char* gemm_library() {
 #ifdef SEQCORE_HAVE_OPENBLAS
-    return "OpenBLAS (scipy-openblas32, bundled) above 2^20 multiply-adds, Eigen below";
+    return "OpenBLAS (scipy-openblas32, bundled) from 2^22 multiply-adds per step / 2^24 once, Eigen below";
 #else
     return "Eigen";
 #endif

@@ -11,9 +11,11 @@ namespace seqcore {
 //   op(A): [M,K], stored [M,K] with row stride lda, or [K,M] when trans_a.
 //   op(B): [K,N], stored [K,N] with row stride ldb, or [N,K] when trans_b.
 //   accumulate: false overwrites C, true adds to it.
+//   per_step: the product repeats at every step of a time loop, so the GEMM library's
+//     threads stay awake between calls and may be used for smaller products.
 template <typename T>
 void gemm(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, const T* A, index_t lda, const T* B,
-          index_t ldb, bool accumulate, T* C, index_t ldc);
+          index_t ldb, bool accumulate, T* C, index_t ldc, bool per_step = false);
 
 // Threads used by GEMMs and by the element-wise kernels (OpenMP when built with it).
 void set_num_threads(int n);

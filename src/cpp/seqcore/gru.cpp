@@ -53,7 +53,7 @@ void gru_forward(index_t B, index_t T_, index_t D, index_t H, const T* x, const 
     auto RH = scratch<T>(B * H);  // reset_before: r * h_prev of the step
     for (index_t s = 0; s < T_; ++s) {
         if (reset_after) {
-            gemm<T>(false, false, B, G, H, hT, H, U, G, false, R.get(), G);
+            gemm<T>(false, false, B, G, H, hT, H, U, G, false, R.get(), G, true);
             for_rows(B, 8 * G, [&](index_t r) {
                 const index_t t = step_time(s, T_, lengths, r, reverse);
                 if (t < 0) return;
@@ -62,13 +62,13 @@ void gru_forward(index_t B, index_t T_, index_t D, index_t H, const T* x, const 
                 copy_n(hT + r * H, H, y + at * H);
             });
         } else {
-            gemm<T>(false, false, B, 2 * H, H, hT, H, U, G, false, R.get(), G);
+            gemm<T>(false, false, B, 2 * H, H, hT, H, U, G, false, R.get(), G, true);
             for_rows(B, 8 * G, [&](index_t r) {
                 const index_t t = step_time(s, T_, lengths, r, reverse);
                 if (t < 0) return zero_n(RH.get() + r * H, H);
                 gru_gates_before(gates + (r * T_ + t) * G, b, R.get() + r * G, hT + r * H, H, RH.get() + r * H);
             });
-            gemm<T>(false, false, B, H, H, RH.get(), H, U + 2 * H, G, false, R.get(), G);
+            gemm<T>(false, false, B, H, H, RH.get(), H, U + 2 * H, G, false, R.get(), G, true);
             for_rows(B, 8 * G, [&](index_t r) {
                 const index_t t = step_time(s, T_, lengths, r, reverse);
                 if (t < 0) return;
@@ -129,10 +129,10 @@ void gru_backward(index_t B, index_t T_, index_t D, index_t H, const T* x, const
             }
         });
         if (reset_after) {
-            gemm<T>(false, true, B, H, G, step.get(), G, U, G, true, dh_next.get(), H);
+            gemm<T>(false, true, B, H, G, step.get(), G, U, G, true, dh_next.get(), H, true);
         } else {
             // Gradient at r * h_prev through U_h, then dr and the rest of dh_prev.
-            gemm<T>(false, true, B, H, H, step.get() + 2 * H, G, U + 2 * H, G, false, drh.get(), H);
+            gemm<T>(false, true, B, H, H, step.get() + 2 * H, G, U + 2 * H, G, false, drh.get(), H, true);
             for_rows(B, 4 * H, [&](index_t r) {
                 const index_t t = step_time(s, T_, lengths, r, reverse);
                 T* st = step.get() + r * G;
@@ -144,7 +144,7 @@ void gru_backward(index_t B, index_t T_, index_t D, index_t H, const T* x, const
                 Vec<T>(st, 2 * H) = Vec<T>(gx, 2 * H);
                 Vec<T>(dh_next.get() + r * H, H) += d * rg;
             });
-            gemm<T>(false, true, B, H, 2 * H, step.get(), G, U, G, true, dh_next.get(), H);
+            gemm<T>(false, true, B, H, 2 * H, step.get(), G, U, G, true, dh_next.get(), H, true);
         }
         copy_n(dh_next.get(), B * H, dh);
     }
@@ -172,20 +172,20 @@ void gru_cell(index_t B, index_t D, index_t H, const T* x, const T* h, const T* 
     auto a = scratch<T>(B * G);
     auto R = scratch<T>(B * G);
     auto RH = scratch<T>(B * H);
-    gemm<T>(false, false, B, G, D, x, D, W, G, false, a.get(), G);
+    gemm<T>(false, false, B, G, D, x, D, W, G, false, a.get(), G, true);
     copy_n(h, B * H, h_out);
     if (reset_after) {
-        gemm<T>(false, false, B, G, H, h, H, U, G, false, R.get(), G);
+        gemm<T>(false, false, B, G, H, h, H, U, G, false, R.get(), G, true);
         for_rows(B, 8 * G, [&](index_t r) {
             gru_step_after(a.get() + r * G, b, R.get() + r * G, b + G, H, RH.get() + r * H, h_out + r * H);
         });
         return;
     }
-    gemm<T>(false, false, B, 2 * H, H, h, H, U, G, false, R.get(), G);
+    gemm<T>(false, false, B, 2 * H, H, h, H, U, G, false, R.get(), G, true);
     for_rows(B, 8 * G, [&](index_t r) {
         gru_gates_before(a.get() + r * G, b, R.get() + r * G, h + r * H, H, RH.get() + r * H);
     });
-    gemm<T>(false, false, B, H, H, RH.get(), H, U + 2 * H, G, false, R.get(), G);
+    gemm<T>(false, false, B, H, H, RH.get(), H, U + 2 * H, G, false, R.get(), G, true);
     for_rows(B, 8 * G, [&](index_t r) { gru_update_before(a.get() + r * G, b, R.get() + r * G, H, h_out + r * H); });
 }
 

@@ -39,7 +39,7 @@ void lstm_forward(index_t B, index_t T_, index_t D, index_t H, const T* x, const
     gemm<T>(false, false, B * T_, G, D, x, D, W, G, false, gates, G);
     auto R = scratch<T>(B * G);
     for (index_t s = 0; s < T_; ++s) {
-        gemm<T>(false, false, B, G, H, hT, H, U, G, false, R.get(), G);
+        gemm<T>(false, false, B, G, H, hT, H, U, G, false, R.get(), G, true);
         for_rows(B, 8 * G, [&](index_t r) {
             const index_t t = step_time(s, T_, lengths, r, reverse);
             if (t < 0) return;
@@ -93,7 +93,7 @@ void lstm_backward(index_t B, index_t T_, index_t D, index_t H, const T* x, cons
             copy_n(gs, G, dG.get() + at * G);
         });
         // dh_prev = dG_step U^T for running rows; finished rows keep their carry.
-        gemm<T>(false, true, B, H, G, dG_step.get(), G, U, G, false, dh_next.get(), H);
+        gemm<T>(false, true, B, H, G, dG_step.get(), G, U, G, false, dh_next.get(), H, true);
         for (index_t r = 0; r < B; ++r)
             if (step_time(s, T_, lengths, r, reverse) >= 0) copy_n(dh_next.get() + r * H, H, dh + r * H);
     }
@@ -110,8 +110,8 @@ void lstm_cell(index_t B, index_t D, index_t H, const T* x, const T* h, const T*
                const T* b, T* h_out, T* c_out) {
     const index_t G = 4 * H;
     auto a = scratch<T>(B * G);
-    gemm<T>(false, false, B, G, D, x, D, W, G, false, a.get(), G);
-    gemm<T>(false, false, B, G, H, h, H, U, G, true, a.get(), G);
+    gemm<T>(false, false, B, G, D, x, D, W, G, false, a.get(), G, true);
+    gemm<T>(false, false, B, G, H, h, H, U, G, true, a.get(), G, true);
     copy_n(c, B * H, c_out);
     for_rows(B, 8 * G, [&](index_t r) {
         lstm_activate(a.get() + r * G, b, H);

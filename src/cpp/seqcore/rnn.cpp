@@ -13,7 +13,7 @@ void rnn_forward(index_t B, index_t T_, index_t D, index_t H, const T* x, const 
     zero_padding(y, B, T_, H, lengths);
     auto R = scratch<T>(B * H);
     for (index_t s = 0; s < T_; ++s) {
-        gemm<T>(false, false, B, H, H, hT, H, U, H, false, R.get(), H);
+        gemm<T>(false, false, B, H, H, hT, H, U, H, false, R.get(), H, true);
         for_rows(B, 4 * H, [&](index_t r) {
             const index_t t = step_time(s, T_, lengths, r, reverse);
             if (t < 0) return;
@@ -50,7 +50,7 @@ void rnn_backward(index_t B, index_t T_, index_t D, index_t H, const T* x, const
             copy_n(step.get() + r * H, H, dG.get() + at * H);
             dhv.setZero();
         });
-        gemm<T>(false, true, B, H, H, step.get(), H, U, H, true, dh, H);
+        gemm<T>(false, true, B, H, H, step.get(), H, U, H, true, dh, H, true);
     }
     std::unique_ptr<T[]> x_copy;
     input_gradients(N, D, H, x_without_padding(x, B, T_, D, lengths, x_copy), W, dG.get(), dx, dW);
@@ -63,8 +63,8 @@ void rnn_backward(index_t B, index_t T_, index_t D, index_t H, const T* x, const
 template <typename T>
 void rnn_cell(index_t B, index_t D, index_t H, const T* x, const T* h, const T* W, const T* U, const T* b,
               T* h_out) {
-    gemm<T>(false, false, B, H, D, x, D, W, H, false, h_out, H);
-    gemm<T>(false, false, B, H, H, h, H, U, H, true, h_out, H);
+    gemm<T>(false, false, B, H, D, x, D, W, H, false, h_out, H, true);
+    gemm<T>(false, false, B, H, H, h, H, U, H, true, h_out, H, true);
     for_rows(B, 4 * H, [&](index_t r) {
         Vec<T>(h_out + r * H, H) += CVec<T>(b, H);
         tanh_(h_out + r * H, H);
