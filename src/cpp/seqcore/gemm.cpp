@@ -48,10 +48,10 @@ void eigen_gemm(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, con
 // Where OpenBLAS takes over from Eigen (docs/gemm.md).  OpenBLAS is faster per FLOP from
 // about a million multiply-adds, but it threads those products, and its workers sleep
 // after ~0.3 ms idle: waking them on a virtual machine was measured at up to 10 ms.  A
-// product repeated at every step keeps them awake, so it moves to OpenBLAS from 2^22; a
+// product repeated at every step keeps them awake, so it moves to OpenBLAS from 2^20; a
 // one-off product (input projection, weight gradient) only from 2^24, where the product
 // itself outweighs a wake-up.  Matrix-vector shapes stay on Eigen.
-constexpr double kBlasMinMacsPerStep = 1 << 22;
+constexpr double kBlasMinMacsPerStep = 1 << 20;
 constexpr double kBlasMinMacsOnce = 1 << 24;
 
 bool blas_fits(index_t M, index_t N, index_t K, index_t lda, index_t ldb, index_t ldc, bool per_step) {
@@ -117,7 +117,7 @@ int get_num_threads() {
 
 const char* gemm_library() {
 #ifdef SEQCORE_HAVE_OPENBLAS
-    return "OpenBLAS (scipy-openblas32, bundled) from 2^22 multiply-adds per step / 2^24 once, Eigen below";
+    return "OpenBLAS (scipy-openblas32, bundled) from 2^20 multiply-adds per step / 2^24 once, Eigen below";
 #else
     return "Eigen";
 #endif
