@@ -45,6 +45,22 @@ inline const T* x_without_padding(const T* x, index_t B, index_t T_, index_t D, 
     return keep.get();
 }
 
+// The GEMMs after the loop of a backward whose input and recurrent weights see the same
+// gate gradients dG [B*T,K] (LSTM, RNN): dx, dW, db, and dU over the states each step
+// started from.
+template <typename T>
+inline void weight_gradients(index_t B, index_t T_, index_t D, index_t H, index_t K, const T* x, const T* h0,
+                             const T* W, const T* y, const index_t* lengths, bool reverse, const T* dG, T* dx, T* dW,
+                             T* dU, T* db) {
+    const index_t N = B * T_;
+    std::unique_ptr<T[]> x_copy;
+    input_gradients(N, D, K, x_without_padding(x, B, T_, D, lengths, x_copy), W, dG, dx, dW);
+    column_sums(dG, N, K, K, db);
+    auto Hprev = scratch<T>(N * H);
+    previous_states(B, T_, H, h0, y, lengths, reverse, Hprev.get());
+    recurrent_gradient(N, H, K, Hprev.get(), dG, K, dU, K);
+}
+
 // Starts the carried gradient: a copy of the given final-state gradient, or zeros.
 template <typename T>
 inline void init_carry(const T* given, index_t n, T* carry) {

@@ -97,12 +97,7 @@ void lstm_backward(index_t B, index_t T_, index_t D, index_t H, const T* x, cons
         for (index_t r = 0; r < B; ++r)
             if (step_time(s, T_, lengths, r, reverse) >= 0) copy_n(dh_next.get() + r * H, H, dh + r * H);
     }
-    std::unique_ptr<T[]> x_copy;
-    input_gradients(N, D, G, x_without_padding(x, B, T_, D, lengths, x_copy), W, dG.get(), dx, dW);
-    auto Hprev = scratch<T>(N * H);
-    previous_states(B, T_, H, h0, y, lengths, reverse, Hprev.get());
-    recurrent_gradient(N, H, G, Hprev.get(), dG.get(), G, dU, G);
-    column_sums(dG.get(), N, G, G, db);
+    weight_gradients(B, T_, D, H, G, x, h0, W, y, lengths, reverse, dG.get(), dx, dW, dU, db);
 }
 
 template <typename T>

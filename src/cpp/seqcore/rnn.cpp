@@ -52,12 +52,7 @@ void rnn_backward(index_t B, index_t T_, index_t D, index_t H, const T* x, const
         });
         gemm<T>(false, true, B, H, H, step.get(), H, U, H, true, dh, H, true);
     }
-    std::unique_ptr<T[]> x_copy;
-    input_gradients(N, D, H, x_without_padding(x, B, T_, D, lengths, x_copy), W, dG.get(), dx, dW);
-    auto Hprev = scratch<T>(N * H);
-    previous_states(B, T_, H, h0, y, lengths, reverse, Hprev.get());
-    recurrent_gradient(N, H, H, Hprev.get(), dG.get(), H, dU, H);
-    column_sums(dG.get(), N, H, H, db);
+    weight_gradients(B, T_, D, H, H, x, h0, W, y, lengths, reverse, dG.get(), dx, dW, dU, db);
 }
 
 template <typename T>
