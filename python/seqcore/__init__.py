@@ -4,12 +4,28 @@ from __future__ import annotations
 
 from . import kernels
 from ._backend import BACKENDS, get_backend, set_backend, use_backend
+from ._config import floatx, set_floatx, set_seed
 from ._threads import get_num_threads, set_num_threads
+from .autograd import Tensor, Variable, no_grad
+from . import losses, metrics, optim  # noqa: E402,I001  (above autograd, below nn)
+from . import nn  # noqa: E402
+from .nn.saving import load_model
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BACKENDS",
+    "Tensor",
+    "Variable",
+    "floatx",
+    "load_model",
+    "losses",
+    "metrics",
+    "nn",
+    "no_grad",
+    "optim",
+    "set_floatx",
+    "set_seed",
     "__version__",
     "get_backend",
     "get_num_threads",

@@ -1,0 +1,75 @@
+"""Keras-like layers and models: ``from seqcore import nn``.
+
+    model = nn.Sequential([nn.Embedding(10000, 50), nn.LSTM(128), nn.Dense(5, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=32, epochs=3)
+"""
+
+from __future__ import annotations
+
+from . import activations, callbacks, initializers
+from .conv import Conv1D, GlobalAveragePooling1D, GlobalMaxPooling1D
+from .core import (
+    Activation,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    Lambda,
+    Permute,
+    RepeatVector,
+    Reshape,
+    Softmax,
+    TimeDistributed,
+)
+from .layer import Input, InputLayer, KerasTensor, Layer, clear_session
+from .merge import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
+from .model import Model, Sequential
+from .normalization import BatchNormalization, LayerNormalization
+from .recurrent import GRU, LSTM, RNN, Bidirectional, SimpleRNN
+from .saving import load_model
+from .serialization import register_layer
+
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "Activation",
+    "Add",
+    "Average",
+    "BatchNormalization",
+    "Bidirectional",
+    "Concatenate",
+    "Conv1D",
+    "Dense",
+    "Dot",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "GlobalAveragePooling1D",
+    "GlobalMaxPooling1D",
+    "Input",
+    "InputLayer",
+    "KerasTensor",
+    "Lambda",
+    "Layer",
+    "LayerNormalization",
+    "Maximum",
+    "Minimum",
+    "Model",
+    "Multiply",
+    "Permute",
+    "RepeatVector",
+    "Reshape",
+    "Sequential",
+    "SimpleRNN",
+    "Softmax",
+    "Subtract",
+    "TimeDistributed",
+    "activations",
+    "callbacks",
+    "clear_session",
+    "initializers",
+    "load_model",
+    "register_layer",
+]
