@@ -112,6 +112,8 @@ def _topological(root: Node) -> list[Node]:
 
 
 def _accumulate(t: Tensor, g: Any) -> None:
+    if g.dtype != t.data.dtype:  # mixed-precision ops: the gradient takes its input's dtype
+        g = g.astype(t.data.dtype)
     node = t._node
     if node is None:
         t.grad = g if t.grad is None else t.grad + g

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..autograd import Tensor
 from .layer import GraphNode, InputLayer, KerasTensor, Layer, flatten, format_shape, map_structure, to_tensor
 from .saving import SavingMixin
 from .training import TrainingMixin
@@ -137,6 +138,8 @@ class Model(TrainingMixin, SavingMixin, Layer):
         feed: dict[int, Any] = {}
         for kt, value in zip(self._inputs, values):
             t = to_tensor(value)
+            if t.dtype != kt.dtype and t.dtype.kind == "f" and kt.dtype.kind == "f":
+                t = Tensor._wrap(t.data.astype(kt.dtype))  # float64 data into a float32 model, as Keras casts
             expected = kt.shape
             if t.ndim != len(expected) or any(e is not None and e != d for e, d in zip(expected[1:], t.shape[1:])):
                 raise ValueError(

@@ -124,7 +124,7 @@ def functional_config(model: Any) -> dict[str, Any]:
 
 def functional_from_config(cls: type, config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Any:
     """Rebuild a functional model by replaying its recorded calls on new layers."""
-    from .layer import InputLayer, map_structure  # noqa: PLC0415
+    from .layer import InputLayer  # noqa: PLC0415
     from .serialization import deserialize_layer  # noqa: PLC0415
 
     layers = {spec["config"]["name"]: deserialize_layer(spec, custom_objects) for spec in config["layers"]}
@@ -136,14 +136,18 @@ def functional_from_config(cls: type, config: dict[str, Any], custom_objects: di
             counts[name] = 1
 
     def resolve(obj: Any) -> Any:
-        if isinstance(obj, dict) and "__tensor__" in obj:
-            return tensors[tuple(obj["__tensor__"])]
+        if isinstance(obj, dict):
+            if "__tensor__" in obj:
+                return tensors[tuple(obj["__tensor__"])]
+            return {k: resolve(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [resolve(v) for v in obj]
         return obj
 
     for node in config["nodes"]:
         layer = layers[node["layer"]]
-        args = map_structure(resolve, node["args"])
-        kwargs = {k: map_structure(resolve, v) for k, v in node["kwargs"].items()}
+        args = resolve(node["args"])
+        kwargs = resolve(node["kwargs"])
         out = layer(*args, **kwargs)
         idx = counts.get(layer.name, 0)
         counts[layer.name] = idx + 1
@@ -265,6 +269,9 @@ def load_model(path: Any, custom_objects: dict[str, Any] | None = None, compile:
             loss_weights=cc.get("loss_weights"),
         )
         state = {k[len("optimizer/"):]: v for k, v in tensors.items() if k.startswith("optimizer/")}
+        for key in ("iterations", "learning_rate"):  # scalars come back as one-element arrays
+            if key in state and state[key].size == 1:
+                state[key] = state[key].reshape(())
         if state:
             model.optimizer.set_state(state)
     return model

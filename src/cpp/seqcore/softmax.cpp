@@ -5,6 +5,7 @@
 
 #include "activations.h"
 #include "parallel.h"
+#include "reduce.h"
 
 namespace seqcore {
 
@@ -19,7 +20,7 @@ inline T shifted_log_sum_exp(const T* x, index_t C, T* shifted) {
     sv = xv - xv.maxCoeff();
     ev = sv;
     exp_(e.data(), C);
-    return std::log(ev.sum());
+    return std::log(fixed_sum(e.data(), C));
 }
 }  // namespace
 
@@ -30,7 +31,7 @@ void softmax_forward(index_t N, index_t C, const T* x, T* y) {
         CVec<T> xv(x + r * C, C);
         yv = xv - xv.maxCoeff();
         exp_(y + r * C, C);
-        yv /= yv.sum();
+        yv /= fixed_sum(y + r * C, C);
     });
 }
 
@@ -38,7 +39,7 @@ template <typename T>
 void softmax_backward(index_t N, index_t C, const T* y, const T* dy, T* dx) {
     for_rows(N, 2 * C, [&](index_t r) {
         CVec<T> yv(y + r * C, C), dyv(dy + r * C, C);
-        Vec<T>(dx + r * C, C) = yv * (dyv - (dyv * yv).sum());
+        Vec<T>(dx + r * C, C) = yv * (dyv - fixed_dot(dy + r * C, y + r * C, C));
     });
 }
 
@@ -57,7 +58,7 @@ void log_softmax_backward(index_t N, index_t C, const T* y, const T* dy, T* dx) 
         CVec<T> dyv(dy + r * C, C);
         dxv = CVec<T>(y + r * C, C);
         exp_(dx + r * C, C);
-        dxv = dyv - dxv * dyv.sum();
+        dxv = dyv - dxv * fixed_sum(dy + r * C, C);
     });
 }
 
@@ -71,7 +72,7 @@ void softmax_cross_entropy_forward(index_t N, index_t C, const T* logits, const 
         if (labels)
             loss[r] = lse - p[labels[r]];
         else
-            loss[r] = -(CVec<T>(targets + r * C, C) * (pv - lse)).sum();
+            loss[r] = lse * fixed_sum(targets + r * C, C) - fixed_dot(targets + r * C, p, C);
         pv -= lse;
         exp_(p, C);
     });
@@ -88,7 +89,7 @@ void softmax_cross_entropy_backward(index_t N, index_t C, const T* probs, const 
             dv[labels[r]] -= dloss[r];
         } else {
             CVec<T> tv(targets + r * C, C);
-            dv = (pv * tv.sum() - tv) * dloss[r];
+            dv = (pv * fixed_sum(targets + r * C, C) - tv) * dloss[r];
         }
     });
 }
