@@ -172,12 +172,15 @@ class Model(TrainingMixin, SavingMixin, Layer):
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         if self._graph_nodes is not None:
-            return map_structure(lambda t: t.shape, self._output_struct) if not isinstance(
-                self._output_struct, KerasTensor) else self._output_struct.shape
+            return (
+                map_structure(lambda t: t.shape, self._output_struct)
+                if not isinstance(self._output_struct, KerasTensor)
+                else self._output_struct.shape
+            )
         return super().compute_output_shape(input_shape)
 
     # ---- summary
-    def summary(self, line_length: int = 98, print_fn: Callable[[str], Any] | None = None) -> None:
+    def summary(self, line_length: int | None = None, print_fn: Callable[[str], Any] | None = None) -> None:
         """Print layers, output shapes and parameter counts in Keras's format."""
         if not self.built:
             raise ValueError(
@@ -187,15 +190,15 @@ class Model(TrainingMixin, SavingMixin, Layer):
         emit = print_fn or print
         graph = self._graph_nodes or []
         functional = self.is_graph and not isinstance(self, Sequential)
+        line_length = line_length or (98 if functional else 65)
         widths = [0.33, 0.55, 0.67, 1.0] if functional else [0.45, 0.85, 1.0]
         stops = [int(line_length * w) for w in widths]
         headers = ["Layer (type)", "Output Shape", "Param #", "Connected to"][: len(stops)]
 
         def row(fields: list[str]) -> str:
-            line, start = "", 0
+            line = ""
             for field, stop in zip(fields, stops):
                 line = (line + " " + field)[:stop].ljust(stop)
-                start = stop
             return line.rstrip()
 
         emit(f'Model: "{self.name}"')
@@ -208,8 +211,8 @@ class Model(TrainingMixin, SavingMixin, Layer):
             if nodes:
                 outs = [t.shape for t in nodes[0].outputs]
                 shape = format_shape(outs[0]) if len(outs) == 1 else format_shape(outs)
-                if len(nodes) > 1:
-                    shape = "multiple" if len({format_shape([t.shape for t in n.outputs]) for n in nodes}) > 1 else shape
+                if len({format_shape([t.shape for t in n.outputs]) for n in nodes}) > 1:
+                    shape = "multiple"
             else:
                 shape = "?"
             fields = [f"{layer.name} ({type(layer).__name__})", shape, str(layer.count_params())]

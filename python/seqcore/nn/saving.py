@@ -80,6 +80,15 @@ def _read(path: Any) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     return tensors, dict(header.get("__metadata__") or {})
 
 
+def _order(metadata: dict[str, str]) -> list[str] | None:
+    """The weights' names in model order (safetensors itself stores tensors sorted by name)."""
+    try:
+        order = json.loads(metadata.get("seqcore.weights", "null"))
+    except ValueError:
+        return None
+    return order if isinstance(order, list) else None
+
+
 # ---------------------------------------------------------------- functional config
 
 
@@ -101,13 +110,20 @@ def functional_config(model: Any) -> dict[str, Any]:
                 name, idx = calls[id(obj.node)]
                 return {"__tensor__": [name, idx, obj.index]}
             if isinstance(obj, np.ndarray):
-                raise ValueError(f"Model '{model.name}': layer '{node.layer.name}' was called with an array "
-                                 "argument, which cannot be saved in the config")
+                raise ValueError(
+                    f"Model '{model.name}': layer '{node.layer.name}' was called with an array "
+                    "argument, which cannot be saved in the config"
+                )
             return obj
 
         if not isinstance(node.layer, InputLayer):
-            nodes.append({"layer": node.layer.name, "args": map_structure(ref, list(node.args)),
-                          "kwargs": map_structure(ref, node.kwargs)})
+            nodes.append(
+                {
+                    "layer": node.layer.name,
+                    "args": map_structure(ref, list(node.args)),
+                    "kwargs": map_structure(ref, node.kwargs),
+                }
+            )
 
     def out_ref(t: Any) -> Any:
         name, idx = calls[id(t.node)]
@@ -198,19 +214,34 @@ class SavingMixin:
 
     def save_weights(self, path: Any) -> None:
         """Write the weights alone to a safetensors file (atomically)."""
-        _write(path, self._weight_dict(), {"format": FORMAT + ".weights", "version": VERSION})
+        weights = self._weight_dict()
+        _write(
+            path,
+            weights,
+            {"format": FORMAT + ".weights", "version": VERSION, "seqcore.weights": json.dumps(list(weights))},
+        )
 
     def load_weights(self, path: Any, skip_mismatch: bool = False) -> None:
         """Load weights saved by ``save_weights`` or ``save``, matched by name and checked by shape."""
-        tensors, _ = _read(path)
-        self._assign(tensors, os.fspath(path), skip_mismatch)
+        tensors, metadata = _read(path)
+        self._assign(tensors, os.fspath(path), skip_mismatch, _order(metadata))
 
-    def _assign(self, tensors: dict[str, np.ndarray], path: str, skip_mismatch: bool = False) -> None:
+    def _assign(
+        self, tensors: dict[str, np.ndarray], path: str, skip_mismatch: bool = False, order: list[str] | None = None
+    ) -> None:
         variables = self.weights  # type: ignore[attr-defined]
         missing = [v.name for v in variables if v.name not in tensors]
+        if missing and order and len(order) == len(variables):
+            # the same architecture built separately has other automatic layer names ("lstm_3"):
+            # match by position, as Keras does, when names differ but every shape lines up
+            if all(k in tensors and tensors[k].shape == v.shape for k, v in zip(order, variables)):
+                tensors = {v.name: tensors[k] for k, v in zip(order, variables)}
+                missing = []
         if missing and not skip_mismatch:
-            raise ValueError(f"load: {path!r} has no values for {', '.join(missing)} (the file holds "
-                             f"{', '.join(k for k in tensors if not k.startswith('optimizer/')) or 'nothing'})")
+            raise ValueError(
+                f"load: {path!r} has no values for {', '.join(missing)} (the file holds "
+                f"{', '.join(k for k in tensors if not k.startswith('optimizer/')) or 'nothing'})"
+            )
         checked = []
         for v in variables:
             if v.name not in tensors:
@@ -220,8 +251,10 @@ class SavingMixin:
                 if skip_mismatch:
                     continue
                 layer = v.name.rsplit("/", 1)[0]
-                raise ValueError(f"load: layer '{layer}' weight '{v.name}' expects shape {v.shape}, but {path!r} "
-                                 f"has shape {arr.shape}")
+                raise ValueError(
+                    f"load: layer '{layer}' weight '{v.name}' expects shape {v.shape}, but {path!r} "
+                    f"has shape {arr.shape}"
+                )
             checked.append((v, arr))
         for v, arr in checked:
             v.data[...] = arr
@@ -229,8 +262,13 @@ class SavingMixin:
     def save(self, path: Any, include_optimizer: bool = True) -> None:
         """Write architecture (JSON) + weights (+ optimizer state) to one safetensors file, atomically."""
         config = json.dumps({"class_name": type(self).__name__, "config": self.get_config()})
-        metadata = {"format": FORMAT, "version": VERSION, "seqcore.config": config}
         tensors = dict(self._weight_dict())
+        metadata = {
+            "format": FORMAT,
+            "version": VERSION,
+            "seqcore.config": config,
+            "seqcore.weights": json.dumps(list(tensors)),
+        }
         compile_config = getattr(self, "_compile_config", None)
         if compile_config is not None:
             metadata["seqcore.compile"] = json.dumps(compile_config)
@@ -243,20 +281,25 @@ class SavingMixin:
 
 def load_model(path: Any, custom_objects: dict[str, Any] | None = None, compile: bool = True) -> Any:
     """Rebuild a model written by ``Model.save``: architecture, weights, and (if saved) its compile state."""
-    from .. import losses as losses_mod, optim  # noqa: PLC0415
+    from .. import losses as losses_mod  # noqa: PLC0415
+    from .. import optim
     from .serialization import deserialize_layer  # noqa: PLC0415
 
     tensors, metadata = _read(path)
     if metadata.get("format") != FORMAT or "seqcore.config" not in metadata:
-        raise ValueError(f"load_model: {os.fspath(path)!r} holds no model architecture (was it written by "
-                         "save_weights? use model.load_weights)")
+        raise ValueError(
+            f"load_model: {os.fspath(path)!r} holds no model architecture (was it written by "
+            "save_weights? use model.load_weights)"
+        )
     if metadata.get("version") != VERSION:
-        raise ValueError(f"load_model: {os.fspath(path)!r} has format version {metadata.get('version')}, this "
-                         f"seqcore reads version {VERSION}")
+        raise ValueError(
+            f"load_model: {os.fspath(path)!r} has format version {metadata.get('version')}, this "
+            f"seqcore reads version {VERSION}"
+        )
     model = deserialize_layer(json.loads(metadata["seqcore.config"]), custom_objects)
     if not model.built:
         raise ValueError("load_model: the saved model has no input shape, so its weights cannot be created")
-    model._assign(tensors, os.fspath(path))
+    model._assign(tensors, os.fspath(path), order=_order(metadata))
     if compile and "seqcore.compile" in metadata:
         cc = json.loads(metadata["seqcore.compile"])
         losses = [losses_mod.get(spec) for spec in cc["loss"]]
@@ -268,7 +311,7 @@ def load_model(path: Any, custom_objects: dict[str, Any] | None = None, compile:
             metrics=metrics if metrics is None or len(names) > 1 else metrics[0],
             loss_weights=cc.get("loss_weights"),
         )
-        state = {k[len("optimizer/"):]: v for k, v in tensors.items() if k.startswith("optimizer/")}
+        state = {k[len("optimizer/") :]: v for k, v in tensors.items() if k.startswith("optimizer/")}
         for key in ("iterations", "learning_rate"):  # scalars come back as one-element arrays
             if key in state and state[key].size == 1:
                 state[key] = state[key].reshape(())

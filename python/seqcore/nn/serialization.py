@@ -41,8 +41,9 @@ def deserialize_layer(spec: dict[str, Any], custom_objects: dict[str, Any] | Non
     name = spec["class_name"]
     cls = (custom_objects or {}).get(name) or _CUSTOM.get(name) or _builtin().get(name)
     if cls is None:
-        raise ValueError(f"unknown layer class {name!r}: register it with seqcore.nn.register_layer or pass "
-                         "it in custom_objects")
+        raise ValueError(
+            f"unknown layer class {name!r}: register it with seqcore.nn.register_layer or pass it in custom_objects"
+        )
     config = dict(spec.get("config", {}))
     if "custom_objects" in inspect.signature(cls.from_config).parameters:
         return cls.from_config(config, custom_objects=custom_objects)

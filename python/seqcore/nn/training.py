@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import _config, losses as losses_mod, metrics as metrics_mod, optim
+from .. import _config, optim
+from .. import losses as losses_mod
+from .. import metrics as metrics_mod
 from ..autograd import Tensor, no_grad
 from .layer import training_mode
 
@@ -125,11 +127,14 @@ class TrainingMixin:
             if unknown:
                 raise ValueError(f"compile: {what} has unknown output names {unknown}; outputs are {names}")
             return [value.get(n) for n in names]
-        if isinstance(value, (list, tuple)) and len(names) > 1 and (not listy or all(
-                isinstance(v, (list, tuple)) or v is None for v in value)):
-            if len(value) != len(names):
-                raise ValueError(f"compile: {what} has {len(value)} entries for {len(names)} outputs {names}")
-            return list(value)
+        if isinstance(value, (list, tuple)):
+            per_output = (not listy and (len(names) > 1 or len(value) == 1)) or (
+                listy and len(names) > 1 and all(isinstance(v, (list, tuple)) or v is None for v in value)
+            )
+            if per_output:
+                if len(value) != len(names):
+                    raise ValueError(f"compile: {what} has {len(value)} entries for {len(names)} outputs {names}")
+                return list(value)
         return [value] * len(names)
 
     def _require_compiled(self, what: str) -> None:
@@ -227,7 +232,7 @@ class TrainingMixin:
         xs, ys = _arrays("x", x, in_names), _arrays("y", y, out_names)
         sws = _arrays("sample_weight", sample_weight, out_names) or [None] * len(ys)
         N = _cardinality(xs, ys, sws)
-        batch_size = _positive_int("batch_size", batch_size or 32)
+        batch_size = 32 if batch_size is None else _positive_int("batch_size", batch_size)
         epochs = _positive_int("epochs", epochs) if epochs else 0
         if class_weight is not None:
             sws = [_class_weights(class_weight, yy, sw) for yy, sw in zip(ys, sws)]
@@ -239,15 +244,19 @@ class TrainingMixin:
                 raise ValueError(f"validation_split: expected a float in (0, 1), got {validation_split!r}")
             split = int(N * (1.0 - float(validation_split)))
             if split == 0 or split == N:
-                raise ValueError(f"validation_split={validation_split} leaves no training or no validation samples "
-                                 f"out of {N}")
+                raise ValueError(
+                    f"validation_split={validation_split} leaves no training or no validation samples out of {N}"
+                )
             val = (_take(xs, slice(split, None)), _take(ys, slice(split, None)), _take(sws, slice(split, None)))
             xs, ys, sws = _take(xs, slice(0, split)), _take(ys, slice(0, split)), _take(sws, slice(0, split))
             N = split
         steps = math.ceil(N / batch_size)
         verbose = 1 if verbose == "auto" else int(verbose)
         cbs = CallbackList(
-            callbacks, model=self, add_history=True, add_progbar=verbose > 0,
+            callbacks,
+            model=self,
+            add_history=True,
+            add_progbar=verbose > 0,
             params={"epochs": epochs, "steps": steps, "verbose": verbose},
         )
         self.stop_training = False
@@ -320,8 +329,14 @@ class TrainingMixin:
         return logs
 
     def evaluate(
-        self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: Any = 0,
-        sample_weight: Any = None, return_dict: bool = False, callbacks: list[Any] | None = None,
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        verbose: Any = 0,
+        sample_weight: Any = None,
+        return_dict: bool = False,
+        callbacks: list[Any] | None = None,
     ) -> Any:
         """Loss (and metrics) over (x, y): a float, a list [loss, *metrics], or a dict with return_dict."""
         self._require_compiled("evaluate")
@@ -329,7 +344,7 @@ class TrainingMixin:
         xs, ys = _arrays("x", x, self._input_names_for_training()), _arrays("y", y, out_names)
         sws = _arrays("sample_weight", sample_weight, out_names) or [None] * len(ys)
         _cardinality(xs, ys, sws)
-        logs = self._evaluate_arrays(xs, ys, sws, _positive_int("batch_size", batch_size or 32))
+        logs = self._evaluate_arrays(xs, ys, sws, 32 if batch_size is None else _positive_int("batch_size", batch_size))
         if return_dict:
             return logs
         values = list(logs.values())
@@ -339,7 +354,7 @@ class TrainingMixin:
         """Outputs for x, computed in batches without recording gradients (NumPy arrays)."""
         xs = _arrays("x", x, self._input_names_for_training())
         N = _cardinality(xs, [], [])
-        batch_size = _positive_int("batch_size", batch_size or 32)
+        batch_size = 32 if batch_size is None else _positive_int("batch_size", batch_size)
         chunks: list[list[np.ndarray]] = []
         with no_grad(), training_mode(False):
             for idx in _batches(np.arange(N), batch_size):
