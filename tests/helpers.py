@@ -544,3 +544,222 @@ def clip_norm_case(
     label = f"clip_by_global_norm [{dts}] shapes={shapes} max_norm={max_norm} inplace={inplace}"
     tol = TOLERANCES[min((np.dtype(d) for d in dtypes), key=lambda d: d.itemsize)] if dtypes else None
     return Case(label, make_inputs, forward, mutates_inputs=inplace, tol=tol)
+
+
+# ---------------------------------------------------------------- optimizer updates
+
+# variant -> (kernel, hyper-parameters, state arrays passed positionally, state arrays passed by keyword)
+OPTIMIZERS: dict[str, tuple[str, dict[str, Any], tuple[str, ...], tuple[str, ...]]] = {
+    "sgd": ("sgd_update", {"lr": 0.1}, ("velocity",), ()),
+    "sgd_no_velocity": ("sgd_update", {"lr": 0.1}, ("-velocity",), ()),
+    "sgd_momentum": ("sgd_update", {"lr": 0.1, "momentum": 0.9}, ("velocity",), ()),
+    "sgd_nesterov": ("sgd_update", {"lr": 0.1, "momentum": 0.9, "nesterov": True}, ("velocity",), ()),
+    "adam": ("adam_update", {"lr": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7}, ("m", "v"), ()),
+    "adamw": (
+        "adam_update",
+        {"lr": 0.01, "beta1": 0.8, "beta2": 0.99, "eps": 1e-3, "weight_decay": 0.05},
+        ("m", "v"),
+        (),
+    ),
+    "amsgrad": ("adam_update", {"lr": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7}, ("m", "v"), ("vhat",)),
+    "rmsprop": (
+        "rmsprop_update",
+        {"lr": 0.01, "rho": 0.9, "momentum": 0.0, "eps": 1e-7},
+        ("velocity", "-momentum_buf"),
+        (),
+    ),
+    "rmsprop_momentum": (
+        "rmsprop_update",
+        {"lr": 0.01, "rho": 0.9, "momentum": 0.5, "eps": 1e-7},
+        ("velocity", "momentum_buf"),
+        (),
+    ),
+    "rmsprop_centered": (
+        "rmsprop_update",
+        {"lr": 0.01, "rho": 0.8, "momentum": 0.5, "eps": 1e-6},
+        ("velocity", "momentum_buf"),
+        ("mg",),
+    ),
+    "adagrad": ("adagrad_update", {"lr": 0.1, "eps": 1e-7}, ("accumulator",), ()),
+}
+# state arrays that must stay positive (second moments, accumulators)
+POSITIVE_STATES = {"v", "vhat", "accumulator"}
+
+
+def optimizer_state(rng: np.random.Generator, variant: str, dtype: Any, shape: tuple[int, ...]) -> dict[str, Any]:
+    """param and every state array of ``variant``, seeded; an unused positional state ("-name") is None."""
+    _, _, positional, keyword = OPTIMIZERS[variant]
+    arrays: dict[str, Any] = {"param": rng.standard_normal(shape)}
+    for name in (*positional, *keyword):
+        if name.startswith("-"):
+            arrays[name[1:]] = None
+        elif name in POSITIVE_STATES:
+            arrays[name] = rng.uniform(0.0, 1.0, shape)
+        elif name == "velocity" and variant.startswith("rmsprop"):  # a mean square: positive, and >= mg**2 below
+            arrays[name] = rng.uniform(0.5, 1.5, shape)
+        else:
+            arrays[name] = 0.3 * rng.standard_normal(shape)
+    if "mg" in arrays:  # centered RMSprop: velocity - mg**2 stays a variance (> 0) through the updates
+        arrays["velocity"] = arrays["velocity"] + arrays["mg"] ** 2
+    return {k: (v if v is None else np.asarray(v, dtype=dtype)) for k, v in arrays.items()}
+
+
+def optimizer_step(variant: str, arrays: dict[str, Any], grad: Any, iteration: int, **overrides: Any) -> Any:
+    """One call of the variant's kernel on the active backend, as step ``iteration`` (hyper-parameters overridable)."""
+    kernel, hyper, positional, keyword = OPTIMIZERS[variant]
+    args = [arrays[name.lstrip("-")] for name in positional]
+    kwargs = {**hyper, **{name: arrays[name] for name in keyword}, **overrides}
+    if kernel == "adam_update":
+        kwargs.setdefault("step", iteration)
+    return getattr(K, kernel)(arrays["param"], grad, *args, **kwargs)
+
+
+def optimizer_case(variant: str, dtype: Any, shape: tuple[int, ...] = (5, 7), *, steps: int = 3, seed: int = 0) -> Case:
+    """``steps`` in-place updates with seeded gradients; outputs: param and every state array after them."""
+    dt = np.dtype(dtype)
+
+    def make_inputs():
+        rng = np.random.default_rng([seed, len(shape), *shape, 23])
+        arrays = optimizer_state(rng, variant, dt, shape)
+        grads = [rng.standard_normal(shape).astype(dt) for _ in range(steps)]
+        return {"arrays": arrays, "grads": grads}
+
+    def forward(arrays, grads):
+        for s, g in enumerate(grads):
+            result = optimizer_step(variant, arrays, g, s + 1)
+            assert result is None, f"{variant} returned {type(result).__name__}, expected None"
+        return {name: a for name, a in arrays.items() if a is not None}, None
+
+    label = f"{variant} {dt} shape={shape} steps={steps}"
+    return Case(label, make_inputs, forward, mutates_inputs=True)
+
+
+# ---------------------------------------------------------------- embedding
+
+
+def embedding_case(dtype: Any, V: int = 7, E: int = 5, ids_shape: tuple[int, ...] = (4, 6), *, seed: int = 0) -> Case:
+    """embedding_forward on seeded weights and ids (repeats included), then embedding_backward."""
+    dt = np.dtype(dtype)
+
+    def make_inputs():
+        rng = np.random.default_rng([seed, V, E, len(ids_shape), *ids_shape, 29])
+        ids = rng.integers(0, max(V, 1), size=ids_shape) if V else np.zeros(ids_shape, np.int64)
+        return {"weights": rng.standard_normal((V, E)).astype(dt), "ids": ids}
+
+    def make_upstream():
+        rng = np.random.default_rng([seed + 1, V, E, len(ids_shape), *ids_shape, 29])
+        return {"dy": rng.standard_normal((*ids_shape, E)).astype(dt)}
+
+    def forward(weights, ids):
+        return {"y": K.embedding_forward(weights, ids)}, (ids, weights.shape[0])
+
+    def backward(cache, dy):
+        ids, V = cache
+        return {"dweights": K.embedding_backward(ids, dy, V)}
+
+    label = f"embedding {dt} V={V} E={E} ids_shape={ids_shape}"
+    return Case(label, make_inputs, forward, make_upstream, backward, {"dweights": "weights"}, {"dy": "y"})
+
+
+# ---------------------------------------------------------------- normalization
+
+
+def norm_case(
+    kind: str,
+    dtype: Any,
+    shape: tuple[int, ...] = (6, 7),
+    *,
+    eps: float = 1e-3,
+    offset: float = 0.0,
+    scale: float = 1.0,
+    seed: int = 0,
+) -> Case:
+    """layer_norm ("layer") or batch_norm ("batch") forward on x = offset + scale * noise, then the backward."""
+    dt = np.dtype(dtype)
+    F = shape[-1]
+    forward_fn, backward_fn = {
+        "layer": (K.layer_norm_forward, K.layer_norm_backward),
+        "batch": (K.batch_norm_forward, K.batch_norm_backward),
+    }[kind]
+    cache_type = K.LayerNormCache if kind == "layer" else K.BatchNormCache
+
+    def make_inputs():
+        rng = np.random.default_rng([seed, len(shape), *shape, 31])
+        return {
+            "x": (offset + scale * rng.standard_normal(shape)).astype(dt),
+            "gamma": (1.0 + 0.5 * rng.standard_normal(F)).astype(dt),
+            "beta": (0.5 * rng.standard_normal(F)).astype(dt),
+        }
+
+    def make_upstream():
+        rng = np.random.default_rng([seed + 1, len(shape), *shape, 31])
+        return {"dy": rng.standard_normal(shape).astype(dt)}
+
+    def forward(x, gamma, beta):
+        result = forward_fn(x, gamma, beta, eps=eps)
+        cache = result[-1]
+        assert isinstance(cache, cache_type), type(cache)
+        out = {"y": result[0], **_cache_outputs(cache)}
+        if kind == "batch":
+            out.update(mean=result[1], var=result[2])
+        return out, cache
+
+    def backward(cache, dy):
+        return named(("dx", "dgamma", "dbeta"), backward_fn(cache, dy), f"{kind}_norm_backward")
+
+    label = f"{kind}_norm {dt} shape={shape} eps={eps} offset={offset} scale={scale}"
+    grad_of = {"dx": "x", "dgamma": "gamma", "dbeta": "beta"}
+    return Case(label, make_inputs, forward, make_upstream, backward, grad_of, {"dy": "y"})
+
+
+# ---------------------------------------------------------------- Conv1D
+
+K_ = K  # seqcore.kernels, for conv1d_case, whose K is the kernel size
+
+
+def conv1d_case(
+    dtype: Any,
+    B: int = 2,
+    T: int = 9,
+    C: int = 3,
+    K: int = 3,
+    F: int = 4,
+    *,
+    stride: int = 1,
+    padding: tuple[int, int] = (0, 0),
+    dilation: int = 1,
+    bias: bool = True,
+    seed: int = 0,
+) -> Case:
+    """conv1d_forward on x [B,T,C], W [K,C,F], b [F] (or None), then conv1d_backward."""
+    dt = np.dtype(dtype)
+    To = (T + padding[0] + padding[1] - dilation * (K - 1) - 1) // stride + 1
+
+    def make_inputs():
+        rng = np.random.default_rng([seed, B, T, C, K, F, 37])
+        inputs = {
+            "x": rng.standard_normal((B, T, C)).astype(dt),
+            "W": (rng.standard_normal((K, C, F)) / math.sqrt(max(K * C, 1))).astype(dt),
+        }
+        inputs["b"] = (0.5 * rng.standard_normal(F)).astype(dt) if bias else None
+        return inputs
+
+    def make_upstream():
+        rng = np.random.default_rng([seed + 1, B, T, C, K, F, 37])
+        return {"dy": rng.standard_normal((B, To, F)).astype(dt)}
+
+    def forward(x, W, b):
+        y, cache = K_.conv1d_forward(x, W, b, stride=stride, padding=padding, dilation=dilation)
+        assert isinstance(cache, K_.Conv1DCache), type(cache)
+        return {"y": y, **_cache_outputs(cache)}, cache
+
+    def backward(cache, dy):
+        grads = named(("dx", "dW", "db"), K_.conv1d_backward(cache, dy), "conv1d_backward")
+        if not bias:
+            assert grads.pop("db") is None, "conv1d_backward returned a db for a forward without bias"
+        return grads
+
+    label = f"conv1d {dt} B={B} T={T} C={C} K={K} F={F} stride={stride} padding={padding} dilation={dilation}"
+    label += f" bias={bias}"
+    grad_of = {"dx": "x", "dW": "W", **({"db": "b"} if bias else {})}
+    return Case(label, make_inputs, forward, make_upstream, backward, grad_of, {"dy": "y"})

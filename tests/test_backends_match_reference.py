@@ -12,12 +12,17 @@ import seqcore
 from helpers import (
     DTYPES,
     FAST_BACKENDS,
+    OPTIMIZERS,
     assert_close,
     cell_case,
     check_against_reference,
     clip_norm_case,
     clip_value_case,
+    conv1d_case,
     cross_entropy_case,
+    embedding_case,
+    norm_case,
+    optimizer_case,
     recurrent_case,
     require_backend,
     run_case,
@@ -317,3 +322,114 @@ def test_clipping_returns_arrays(backend, inplace):
         for k, (o, g) in enumerate(zip(out, make())):
             assert isinstance(o, np.ndarray), f"{name} [{backend}] returned {type(o).__name__} for grads[{k}]"
             assert o.shape == g.shape and o.dtype == g.dtype, f"{name} [{backend}] grads[{k}]"
+
+
+# ---------------------------------------------------------------- optimizer updates
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (), (0, 3), (300, 1001)], ids=["2d", "0d", "empty", "large"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("variant", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_optimizer_update(backend, variant, dtype, shape):
+    check_against_reference(optimizer_case(variant, dtype, shape, steps=1 if shape == (300, 1001) else 3), backend)
+
+
+# ---------------------------------------------------------------- embedding
+
+EMBEDDING_SIZES = [(7, 5, (4, 6)), (3, 1, (10,)), (7, 5, ()), (7, 5, (2, 0)), (1, 4, (2, 3, 2)), (1000, 64, (32, 50))]
+EMBEDDING_IDS = ["2d", "E1", "0d_ids", "no_ids", "V1", "large"]
+
+
+@pytest.mark.parametrize(("V", "E", "ids_shape"), EMBEDDING_SIZES, ids=EMBEDDING_IDS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_embedding(backend, dtype, V, E, ids_shape):
+    check_against_reference(embedding_case(dtype, V, E, ids_shape), backend)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_embedding_backward_is_exact(backend, dtype):
+    """Many repeats of few ids: the scatter-add sums in the reference's order, so the results are equal bit for bit."""
+    case = embedding_case(dtype, V=3, E=33, ids_shape=(40, 25), seed=3)
+    _, want = run_case(case, "reference")
+    for _ in range(2):
+        _, got = run_case(case, backend)
+        np.testing.assert_array_equal(got["dweights"], want["dweights"])
+
+
+# ---------------------------------------------------------------- normalization
+
+NORM_SHAPES = {
+    "layer": [(4, 7), (2, 3, 5), (6,), (3, 1), (0, 5), (64, 1000)],
+    "batch": [(8, 5), (2, 3, 4), (1, 3), (6,), (7, 1), (1000, 64)],
+}
+NORM_CASES = [(kind, shape) for kind, shapes in NORM_SHAPES.items() for shape in shapes]
+
+
+@pytest.mark.parametrize("data", [(0.0, 1.0), (1000.0, 0.5), (0.0, 1e-3)], ids=["plain", "offset", "tiny_var"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize(("kind", "shape"), NORM_CASES, ids=[f"{k}-{s}" for k, s in NORM_CASES])
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_norm(backend, kind, shape, dtype, data):
+    offset, scale = data
+    check_against_reference(norm_case(kind, dtype, shape, offset=offset, scale=scale), backend)
+
+
+@pytest.mark.parametrize(("fwd", "bwd"), list(itertools.permutations(("reference", *FAST_BACKENDS), 2)))
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+def test_cache_interchange_norm(fwd, bwd, dtype):
+    for kind in ("layer", "batch"):
+        check_against_reference(norm_case(kind, dtype, (3, 4, 6), seed=5), fwd, backward_backend=bwd)
+
+
+# ---------------------------------------------------------------- Conv1D
+
+CONV_GEOMETRY = [  # (stride, padding, dilation)
+    (1, (0, 0), 1),
+    (2, (0, 0), 1),
+    (1, (2, 0), 1),
+    (3, (1, 2), 2),
+    (2, (4, 4), 3),
+]
+
+
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no_bias"])
+@pytest.mark.parametrize(("stride", "padding", "dilation"), CONV_GEOMETRY, ids=str)
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_conv1d(backend, dtype, stride, padding, dilation, bias):
+    case = conv1d_case(dtype, stride=stride, padding=padding, dilation=dilation, bias=bias)
+    check_against_reference(case, backend)
+
+
+CONV_SIZES = {  # (B, T, C, K, F, stride, padding, dilation)
+    "pointwise": (3, 7, 5, 1, 4, 1, (0, 0), 1),
+    "pointwise_strided": (3, 7, 5, 1, 4, 2, (1, 0), 1),
+    "T1_padded": (2, 1, 3, 3, 2, 1, (1, 1), 1),
+    "T0_all_padding": (2, 0, 3, 3, 2, 1, (2, 1), 1),
+    "B0": (0, 6, 3, 2, 4, 1, (0, 0), 1),
+    "C0": (2, 6, 0, 2, 4, 1, (0, 0), 1),
+    "F0": (2, 6, 3, 2, 0, 1, (0, 0), 1),
+    "kernel_as_long_as_input": (2, 5, 3, 5, 4, 1, (0, 0), 1),
+    "large": (8, 200, 32, 5, 48, 1, (2, 2), 1),
+    "chunked": (2, 600, 1400, 3, 4, 1, (1, 1), 1),  # more im2col rows than one chunk holds
+}
+
+
+@pytest.mark.parametrize("size", sorted(CONV_SIZES))
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_conv1d_sizes(backend, dtype, size):
+    B, T, C, K_, F, stride, padding, dilation = CONV_SIZES[size]
+    case = conv1d_case(dtype, B, T, C, K_, F, stride=stride, padding=padding, dilation=dilation, seed=1)
+    check_against_reference(case, backend)
+
+
+@pytest.mark.parametrize(("fwd", "bwd"), list(itertools.permutations(("reference", *FAST_BACKENDS), 2)))
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+def test_cache_interchange_conv1d(fwd, bwd, dtype):
+    for bias in (True, False):
+        case = conv1d_case(dtype, stride=2, padding=(1, 2), dilation=2, bias=bias, seed=5)
+        check_against_reference(case, fwd, backward_backend=bwd)

@@ -16,7 +16,18 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from helpers import ALL_BACKENDS, DTYPES, assert_close, backend_problem, recurrent_case, require_backend, run_case
+from helpers import (
+    ALL_BACKENDS,
+    DTYPES,
+    OPTIMIZERS,
+    assert_close,
+    backend_problem,
+    optimizer_state,
+    optimizer_step,
+    recurrent_case,
+    require_backend,
+    run_case,
+)
 from seqcore import kernels as K
 from seqcore import use_backend
 
@@ -109,6 +120,60 @@ def ce_backward_args(dt) -> dict[str, Any]:
     return {"cache": cache, "dloss": _rng(C, 5).uniform(0.5, 1.5, size=4).astype(dt)}
 
 
+V, E = 7, 3
+
+
+def embedding_args(dt) -> dict[str, Any]:
+    rng = _rng(V, E, 6)
+    return {"weights": rng.standard_normal((V, E)).astype(dt), "ids": rng.integers(0, V, size=(2, 5))}
+
+
+def embedding_backward_args(dt) -> dict[str, Any]:
+    rng = _rng(V, E, 7)
+    return {
+        "ids": rng.integers(0, V, size=(2, 5)),
+        "dy": rng.standard_normal((2, 5, E)).astype(dt),
+        "num_embeddings": V,
+    }
+
+
+NORM_FORWARD = {"layer": K.layer_norm_forward, "batch": K.batch_norm_forward}
+
+
+def norm_args(dt) -> dict[str, Any]:
+    rng = _rng(B, T, H, 8)
+    x = rng.standard_normal((B, T, H)).astype(dt)
+    return {
+        "x": x,
+        "gamma": rng.uniform(0.5, 1.5, H).astype(dt),
+        "beta": rng.standard_normal(H).astype(dt),
+        "eps": 1e-3,
+    }
+
+
+def norm_backward_args(kind: str, dt) -> dict[str, Any]:
+    cache = NORM_FORWARD[kind](**norm_args(dt))[-1]
+    return {"cache": cache, "dy": _rng(B, T, H, 9).standard_normal((B, T, H)).astype(dt)}
+
+
+CONV = {"stride": 2, "padding": (1, 2), "dilation": 2}  # T=5, K=2: To = (5 + 3 - 2 - 1) // 2 + 1 = 3
+
+
+def conv_args(dt) -> dict[str, Any]:
+    rng = _rng(B, T, D, 10)
+    return {
+        "x": rng.standard_normal((B, T, D)).astype(dt),
+        "W": rng.standard_normal((2, D, H)).astype(dt),
+        "b": rng.standard_normal(H).astype(dt),
+        **CONV,
+    }
+
+
+def conv_backward_args(dt) -> dict[str, Any]:
+    _, cache = K.conv1d_forward(**conv_args(dt))
+    return {"cache": cache, "dy": _rng(B, 3, H, 11).standard_normal((B, 3, H)).astype(dt)}
+
+
 # kernel name -> (function, valid kwargs factory(dtype), array arguments in checking order; the first defines sizes)
 KERNELS: dict[str, tuple[Callable, Callable[[Any], dict], tuple[str, ...]]] = {
     "lstm_forward": (K.lstm_forward, lambda dt: forward_args("lstm", dt), ("x", "U", "W", "h0", "c0", "b")),
@@ -136,11 +201,39 @@ KERNELS: dict[str, tuple[Callable, Callable[[Any], dict], tuple[str, ...]]] = {
     "log_softmax_backward": (K.log_softmax_backward, softmax_backward_args, ("y", "dy")),
     "softmax_cross_entropy": (K.softmax_cross_entropy, ce_args, ("logits",)),
     "softmax_cross_entropy_backward": (K.softmax_cross_entropy_backward, ce_backward_args, ("dloss",)),
+    "embedding_forward": (K.embedding_forward, lambda dt: embedding_args(dt), ("weights",)),
+    "embedding_backward": (K.embedding_backward, lambda dt: embedding_backward_args(dt), ("dy",)),
+    "layer_norm_forward": (K.layer_norm_forward, lambda dt: norm_args(dt), ("x", "gamma", "beta")),
+    "layer_norm_backward": (K.layer_norm_backward, lambda dt: norm_backward_args("layer", dt), ("dy",)),
+    "batch_norm_forward": (K.batch_norm_forward, lambda dt: norm_args(dt), ("x", "gamma", "beta")),
+    "batch_norm_backward": (K.batch_norm_backward, lambda dt: norm_backward_args("batch", dt), ("dy",)),
+    "conv1d_forward": (K.conv1d_forward, lambda dt: conv_args(dt), ("x", "W", "b")),
+    "conv1d_backward": (K.conv1d_backward, lambda dt: conv_backward_args(dt), ("dy",)),
 }
 # arguments whose own ndim is part of the check ("x must have 3 dimensions")
 RANKED = {"x", "U"}
+# what the rank error of a first argument says instead of the expected shape
+RANK_MESSAGES = {
+    ("embedding_forward", "weights"): "2 dimensions",
+    ("embedding_backward", "dy"): "ids.shape + (E,)",
+    ("conv1d_forward", "x"): "3 dimensions",
+    ("conv1d_forward", "W"): "(K, C, F)",
+}
+# arguments whose last axis defines a size (F of Conv1D's W): not a wrong shape when changed there
+DEFINES_LAST_AXIS = {("conv1d_forward", "W")}
+# array arguments that may be None
+OPTIONAL_ARRAYS = {("conv1d_forward", "b")}
+# integer arguments that go through the layout tests too
+INTEGER_ARRAYS = {"softmax_cross_entropy": ("labels",), "embedding_forward": ("ids",), "embedding_backward": ("ids",)}
 # arguments that fix the sizes: reshaping them is legal, their ndim/emptiness is what is checked
-FREE_SHAPE = {"softmax": "x", "log_softmax": "x", "softmax_backward": "y", "log_softmax_backward": "y"}
+FREE_SHAPE = {
+    "softmax": "x",
+    "log_softmax": "x",
+    "softmax_backward": "y",
+    "log_softmax_backward": "y",
+    "layer_norm_forward": "x",
+    "batch_norm_forward": "x",
+}
 SEQUENCE_FIRST = {"lstm_forward", "gru_forward", "gru_forward_reset_before", "rnn_forward"}
 CELL_FIRST = {"lstm_cell", "gru_cell", "gru_cell_reset_before", "rnn_cell"}
 
@@ -162,11 +255,13 @@ def _free_shape(kernel: str, arg: str) -> bool:
 
 
 CACHE_KERNELS = {"lstm_backward", "gru_backward", "rnn_backward", "softmax_cross_entropy_backward"}
+# kernels that take a cache and a required dy: the cache fixes dy's dtype and shape
+REQUIRED_DY = {"layer_norm_backward", "batch_norm_backward", "conv1d_backward"}
 
 
 def _is_first(kernel: str, arg: str) -> bool:
     """The argument whose dtype and sizes the others must match (kernels taking a cache have none)."""
-    return arg == KERNELS[kernel][2][0] and kernel not in CACHE_KERNELS
+    return arg == KERNELS[kernel][2][0] and kernel not in CACHE_KERNELS | REQUIRED_DY
 
 
 def _cases(keep: Callable[[str, str], bool]):
@@ -175,7 +270,9 @@ def _cases(keep: Callable[[str, str], bool]):
 
 
 every_array = _cases(lambda k, a: True)
-sized_arrays = _cases(lambda k, a: not _is_first(k, a) and not _free_shape(k, a))  # shape fixed by others
+sized_arrays = _cases(  # shape fixed by others
+    lambda k, a: not _is_first(k, a) and not _free_shape(k, a) and (k, a) not in DEFINES_LAST_AXIS
+)
 free_arrays = _cases(_free_shape)  # any shape with a non-empty last axis
 ranked_arrays = _cases(lambda k, a: not _free_shape(k, a))
 follower_arrays = _cases(lambda k, a: not _is_first(k, a))  # dtype fixed by the first argument
@@ -219,6 +316,7 @@ def test_wrong_rank(backend, kernel, arg):
     first_of_sequence = kernel in SEQUENCE_FIRST | CELL_FIRST and arg in RANKED
     for bad in (good[..., None], good.reshape(-1) if good.ndim > 1 else good.reshape(1, -1)):
         expected = f"{good.ndim} dimensions" if first_of_sequence else str(good.shape)
+        expected = RANK_MESSAGES.get((kernel, arg), expected)
         expect_error(ValueError, fn, {**kwargs, arg: bad}, expected, str(bad.shape), name=arg)
 
 
@@ -250,7 +348,7 @@ def test_mixed_float_dtypes(backend, kernel, arg, first):
 @every_array
 def test_none_for_required_array(backend, kernel, arg):
     fn, make, _ = KERNELS[kernel]
-    if kernel in CACHE_KERNELS:  # dy, dhT, dcT, dloss are optional: None means zeros (ones for dloss)
+    if kernel in CACHE_KERNELS or (kernel, arg) in OPTIONAL_ARRAYS:  # None means zeros (ones for dloss, no bias)
         kwargs = make(np.float64)
         fn(**{**kwargs, arg: None})
         return
@@ -437,7 +535,7 @@ def test_layouts_accepted(backend, kernel, layout):
     fn, make, arrays = KERNELS[kernel]
     kwargs = make(np.float64)
     expected = _flatten(fn(**kwargs))
-    names = [*arrays, *(["labels"] if kernel == "softmax_cross_entropy" else [])]
+    names = [*arrays, *INTEGER_ARRAYS.get(kernel, ())]
     for name in names:  # one unusual argument at a time, then all at once
         changed = {**kwargs, name: LAYOUTS[layout](kwargs[name])}
         assert_all_close(_flatten(fn(**changed)), expected, f"{kernel} with {layout} {name}")
@@ -664,6 +762,312 @@ def test_non_finite_clipping(backend):
         np.testing.assert_array_equal(b, other)
 
 
+# ---------------------------------------------------------------- embedding ids
+
+
+def test_bad_embedding_ids(backend):
+    fwd, bwd = K.embedding_forward, K.embedding_backward
+    f, b = embedding_args(np.float64), embedding_backward_args(np.float64)
+    for bad in (V, V + 5, -1):
+        ids = np.array([[0, 1], [bad, 2]])
+        expect_error(ValueError, fwd, {**f, "ids": ids}, f"[0, V) = [0, {V})", f"got {bad}", name="ids")
+        dy = np.ones((2, 2, E))
+        expect_error(
+            ValueError, bwd, {**b, "ids": ids, "dy": dy}, f"[0, num_embeddings) = [0, {V})", f"got {bad}", name="ids"
+        )
+    expect_error(ValueError, fwd, {**f, "ids": np.uint64(2**63 + 1)}, f"[0, {V})", str(2**63 + 1), name="ids")
+    for bad, given in ((f["ids"].astype(np.float64), "float64"), (f["ids"] > 2, "bool"), (["1"], "<U1")):
+        expect_error(TypeError, fwd, {**f, "ids": bad}, "integer", given, name="ids")
+        expect_error(TypeError, bwd, {**b, "ids": bad}, "integer", given, name="ids")
+    expect_error(TypeError, fwd, {**f, "ids": None}, "None", name="ids")
+    # accepted: any integer dtype, lists, 0-d ids, the edges 0 and V - 1
+    want = f["weights"][[0, V - 1]]
+    for ids in ([0, V - 1], np.array([0, V - 1], np.uint8), np.array([0, V - 1], np.int32)):
+        assert_close(fwd(f["weights"], ids), want, f"embedding_forward with ids {ids!r}")
+    assert_close(fwd(f["weights"], 3), f["weights"][3], "a 0-d id")
+    assert_close(fwd(f["weights"], np.array(3)), f["weights"][3], "a 0-d id array")
+
+
+def test_bad_embedding_backward(backend):
+    b = embedding_backward_args(np.float64)
+    fn = K.embedding_backward
+    for bad in (-1, 2.0, True, None, "7"):
+        exc = ValueError if bad == -1 and not isinstance(bad, bool) else TypeError
+        expect_error(exc, fn, {**b, "num_embeddings": bad}, name="num_embeddings")
+    expect_error(ValueError, fn, {**b, "num_embeddings": 3}, "[0, num_embeddings) = [0, 3)", name="ids")
+    for bad in (b["dy"][:, :-1], b["dy"][0], b["dy"][..., None], b["dy"].reshape(10, E)):
+        expect_error(ValueError, fn, {**b, "dy": bad}, "ids.shape + (E,) = (2, 5, E)", f"got {bad.shape}", name="dy")
+    expect_error(ValueError, fn, {**b, "ids": 3, "dy": np.ones((2, E))}, "(E,)", "got (2, 3)", name="dy")
+    dW = fn(np.int64(3), np.ones(E), np.int32(V))  # a 0-d id with a [E] dy; NumPy ints for V
+    assert dW.shape == (V, E) and dW[3].sum() == E and dW.sum() == E
+
+
+def test_empty_embedding(backend):
+    w = np.zeros((0, 4), np.float32)
+    y = K.embedding_forward(w, np.zeros((3, 0), np.int64))
+    assert y.shape == (3, 0, 4) and y.dtype == np.float32
+    dW = K.embedding_backward(np.zeros((3, 0), np.int64), np.zeros((3, 0, 4), np.float32), 0)
+    assert dW.shape == (0, 4) and dW.dtype == np.float32
+    dW = K.embedding_backward(np.zeros(0, np.int64), np.zeros((0, 4)), 5)
+    np.testing.assert_array_equal(dW, np.zeros((5, 4)))
+    expect_error(ValueError, K.embedding_forward, {"weights": w, "ids": [0]}, "[0, V) = [0, 0)", "got 0", name="ids")
+
+
+# ---------------------------------------------------------------- normalization
+
+
+@pytest.mark.parametrize("kind", ["layer", "batch"])
+def test_bad_norm_arguments(backend, kind):
+    fn, kwargs = NORM_FORWARD[kind], norm_args(np.float64)
+    for bad, fragment in ((-1e-3, ">= 0.0"), (np.nan, "NaN")):
+        expect_error(ValueError, fn, {**kwargs, "eps": bad}, fragment, name="eps")
+    for bad in ("1e-3", None, True, np.ones(1)):
+        expect_error(TypeError, fn, {**kwargs, "eps": bad}, "real number", type(bad).__name__, name="eps")
+    fn(**{**kwargs, "eps": 0})  # an int, and 0, are fine
+    backward = {"layer": K.layer_norm_backward, "batch": K.batch_norm_backward}[kind]
+    wanted, producer = {
+        "layer": ("LayerNormCache", "layer_norm_forward"),
+        "batch": ("BatchNormCache", "batch_norm_forward"),
+    }[kind]
+    other = NORM_FORWARD["batch" if kind == "layer" else "layer"](**kwargs)[-1]
+    dy = np.ones((B, T, H))
+    for cache, given in ((other, type(other).__name__), (tuple(other), "tuple"), (None, "NoneType")):
+        expect_error(TypeError, backward, {"cache": cache, "dy": dy}, wanted, producer, given, name="cache")
+
+
+def test_batch_norm_needs_a_row(backend):
+    kwargs = norm_args(np.float64)
+    for x in (np.zeros((0, H)), np.zeros((B, 0, H))):
+        expect_error(ValueError, K.batch_norm_forward, {**kwargs, "x": x}, "at least one row", str(x.shape), name="x")
+    y, mean, var, cache = K.batch_norm_forward(np.arange(float(H)), kwargs["gamma"], kwargs["beta"], eps=1e-3)
+    np.testing.assert_array_equal(var, 0.0)  # one row: zero variance, y = beta
+    np.testing.assert_allclose(y, kwargs["beta"], rtol=1e-12)
+    np.testing.assert_array_equal(mean, np.arange(float(H)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_empty_layer_norm(backend, dtype):
+    kwargs = norm_args(dtype)
+    y, cache = K.layer_norm_forward(np.zeros((2, 0, H), dtype), kwargs["gamma"], kwargs["beta"], eps=1e-3)
+    assert y.shape == (2, 0, H) and y.dtype == dtype
+    assert cache.mean.shape == (0,) and cache.rstd.shape == (0,) and cache.mean.dtype == dtype
+    dx, dgamma, dbeta = K.layer_norm_backward(cache, np.zeros((2, 0, H), dtype))
+    assert dx.shape == (2, 0, H) and dgamma.dtype == dtype
+    np.testing.assert_array_equal(dgamma, 0.0)
+    np.testing.assert_array_equal(dbeta, 0.0)
+
+
+@pytest.mark.parametrize("kind", ["layer", "batch"])
+def test_non_finite_norm(backend, kind):
+    """A NaN in x spoils its row (layer) or its feature (batch) and nothing else; results equal the reference's."""
+    kwargs = norm_args(np.float64)
+    kwargs["x"][0, 1, 2] = np.nan
+    with use_backend("reference"):
+        want = NORM_FORWARD[kind](**kwargs)
+    got = NORM_FORWARD[kind](**kwargs)
+    assert_all_close(_flatten(got), _flatten(want), f"{kind}_norm with a NaN")
+    y = got[0]
+    spoiled = np.zeros(y.shape, bool)
+    if kind == "layer":
+        spoiled[0, 1] = True
+    else:
+        spoiled[..., 2] = True
+    assert np.all(np.isnan(y[spoiled])) and np.all(np.isfinite(y[~spoiled]))
+
+
+# ---------------------------------------------------------------- Conv1D geometry
+
+
+def test_bad_conv1d_arguments(backend):
+    fn, kwargs = K.conv1d_forward, conv_args(np.float64)
+    for name in ("stride", "dilation"):
+        expect_error(ValueError, fn, {**kwargs, name: 0}, ">= 1", "got 0", name=name)
+        for bad in (1.0, True, None, "2"):
+            expect_error(TypeError, fn, {**kwargs, name: bad}, "int", type(bad).__name__, name=name)
+    for bad, exc in (((1, -1), ValueError), (1, TypeError), ((1, 2, 3), TypeError), ((1.0, 0), TypeError),
+                     ((True, 0), TypeError), ("same", TypeError), (None, TypeError)):  # fmt: skip
+        expect_error(exc, fn, {**kwargs, "padding": bad}, "(left, right)", "non-negative", repr(bad), name="padding")
+    fn(**{**kwargs, "padding": [np.int64(1), 0]})  # a list and NumPy ints are fine
+    W = kwargs["W"]
+    expect_error(ValueError, fn, {**kwargs, "W": W[:0]}, "K >= 1", "got (0,", name="W")
+    expect_error(ValueError, fn, {**kwargs, "W": W[:, :-1]}, f"C = {D}", str(W[:, :-1].shape), name="W")
+    # too short: span dilation*(K-1)+1 = 5 > T + left + right = 2 + 1 + 1
+    short = {**kwargs, "x": kwargs["x"][:, :2], "W": np.ones((3, D, H)), "padding": (1, 1)}
+    expect_error(ValueError, fn, short, "too short", "2 + 1 + 1 = 4", "= 5", name="x")
+    y, _ = fn(**{**short, "padding": (1, 2), "stride": 7})  # exactly long enough: one output step
+    assert y.shape == (B, 1, H)
+    other = K.layer_norm_forward(**norm_args(np.float64))[-1]
+    for cache, given in ((other, "LayerNormCache"), (None, "NoneType")):
+        expect_error(TypeError, K.conv1d_backward, {"cache": cache, "dy": y}, "Conv1DCache", given, name="cache")
+
+
+# ---------------------------------------------------------------- optimizer updates (in place)
+
+OPT_SHAPE = (3, 4)
+
+
+def _optim(variant: str, dt=np.float64) -> tuple[dict[str, Any], np.ndarray]:
+    rng = _rng(*OPT_SHAPE, 41)
+    return optimizer_state(rng, variant, dt, OPT_SHAPE), rng.standard_normal(OPT_SHAPE).astype(dt)
+
+
+def _written(variant: str) -> list[str]:
+    """param and the state arrays the variant writes (given ones the kernel ignores are not written)."""
+    _, hyper, positional, keyword = OPTIMIZERS[variant]
+    names = ["param", *(n for n in (*positional, *keyword) if not n.startswith("-"))]
+    if hyper.get("momentum", 0.0) == 0.0:  # momentum off: velocity (SGD) / momentum_buf (RMSprop) unused
+        names = [n for n in names if not (n == "velocity" and variant.startswith("sgd")) and n != "momentum_buf"]
+    return names
+
+
+def _call(variant: str, arrays: dict[str, Any], grad: Any, **overrides: Any) -> None:
+    optimizer_step(variant, arrays, grad, 1, **overrides)
+
+
+def _expect_rejected(variant: str, arrays: dict, grad: Any, exc, *fragments: str, name: str, **overrides) -> None:
+    """The call raises, naming ``name``, and writes nothing."""
+    before = {k: v.copy() for k, v in arrays.items() if isinstance(v, np.ndarray)}
+    expect_error(exc, _call, {"variant": variant, "arrays": arrays, "grad": grad, **overrides}, *fragments, name=name)
+    for k, v in before.items():
+        np.testing.assert_array_equal(arrays[k], v, err_msg=f"{variant}: a rejected call changed {k}")
+
+
+WRITTEN = [(v, n) for v in sorted(OPTIMIZERS) for n in _written(v)]
+
+
+@pytest.mark.parametrize(("variant", "arg"), WRITTEN, ids=[f"{v}-{n}" for v, n in WRITTEN])
+def test_optimizer_state_arrays(backend, variant, arg):
+    """Arrays updated in place are used as given: no conversion, so every layout problem is an error."""
+    arrays, grad = _optim(variant)
+    good = arrays[arg]
+    shape_msg = "param.shape" if arg != "param" else None
+
+    def run(bad, exc, *fragments):
+        _expect_rejected(variant, {**arrays, arg: bad}, grad, exc, *fragments, name=arg)
+
+    if shape_msg:
+        run(good[:, :-1].copy(), ValueError, "param.shape", str(OPT_SHAPE), f"got {(3, 3)}")
+        run(good.astype(np.float32), TypeError, "float64", "got float32")
+        if arg not in OPTIMIZERS[variant][3]:  # vhat, mg: None switches AMSGrad / centering off
+            run(None, TypeError, "None")
+    run(good.tolist(), TypeError, "NumPy array", "list")
+    run(np.repeat(good, 2, axis=-1)[..., ::2], ValueError, "C-contiguous")
+    run(np.asfortranarray(good), ValueError, "C-contiguous")
+    run(_misaligned(good), ValueError, "aligned")
+    run(_read_only(good), ValueError, "read-only")
+    for bad_dtype in (np.int64, np.float16, np.complex128):
+        run(good.astype(bad_dtype), TypeError, f"got {np.dtype(bad_dtype)}")
+
+
+@pytest.mark.parametrize("variant", sorted(OPTIMIZERS))
+def test_optimizer_grad(backend, variant):
+    """grad is only read: any array-like of param's shape and dtype, copied when needed."""
+    arrays, grad = _optim(variant)
+    _expect_rejected(variant, arrays, grad[:, :-1], ValueError, "param.shape", "got (3, 3)", name="grad")
+    _expect_rejected(variant, arrays, grad.astype(np.float32), TypeError, "float64", "float32", name="grad")
+    _expect_rejected(variant, arrays, grad.astype(np.int64), TypeError, "int64", name="grad")
+    _expect_rejected(variant, arrays, None, TypeError, "None", name="grad")
+    with use_backend("reference"):
+        want, _ = _optim(variant)
+        _call(variant, want, grad)
+    for layout in ("negative", "strided", "fortran", "misaligned", "read_only"):
+        got, _ = _optim(variant)
+        _call(variant, got, LAYOUTS[layout](grad))
+        for name, value in want.items():
+            if value is not None:
+                assert_close(got[name], value, f"{variant} with a {layout} grad: {name}")
+    got, _ = _optim(variant)
+    _call(variant, got, grad.tolist())
+    assert_close(got["param"], want["param"], f"{variant} with grad as a list")
+
+
+@pytest.mark.parametrize("variant", sorted(OPTIMIZERS))
+def test_optimizer_aliasing(backend, variant):
+    """Two arrays sharing memory would read what the other just wrote: refused."""
+    arrays, grad = _optim(variant)
+    names = _written(variant)
+    p = arrays["param"]
+    _expect_rejected(variant, arrays, p, ValueError, "share memory", "param", name="grad")
+    _call(variant, arrays, p[::-1])  # a reversed view of param is copied (grad is converted), so it is safe
+    if len(names) > 1:
+        first, second = names[0], names[1]
+        _expect_rejected(variant, {**arrays, second: arrays[first]}, grad, ValueError, first, name=second)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_optimizer_empty_and_0d(backend, dtype):
+    for variant in sorted(OPTIMIZERS):
+        for shape in ((0, 3), ()):
+            arrays = optimizer_state(_rng(7), variant, dtype, shape)
+            _call(variant, arrays, np.ones(shape, dtype))
+            assert arrays["param"].shape == shape and arrays["param"].dtype == dtype
+
+
+SCALARS = {
+    # variant: [(hyper-parameter, bad value, exception, fragments)]
+    "sgd_momentum": [
+        ("lr", np.nan, ValueError, ("NaN",)),
+        ("lr", "0.1", TypeError, ("real number", "str")),
+        ("lr", None, TypeError, ("NoneType",)),
+        ("lr", True, TypeError, ("bool",)),
+        ("momentum", -0.1, ValueError, ("[0.0, 1.0]", "got -0.1")),
+        ("momentum", 1.5, ValueError, ("[0.0, 1.0]", "got 1.5")),
+        ("nesterov", 1, TypeError, ("bool", "int")),
+    ],
+    "adam": [
+        ("beta1", 1.0, ValueError, ("[0.0, 1.0)", "got 1.0")),
+        ("beta2", -0.5, ValueError, ("[0.0, 1.0)",)),
+        ("eps", -1e-7, ValueError, (">= 0.0",)),
+        ("step", 0, ValueError, (">= 1", "got 0")),
+        ("step", 1.0, TypeError, ("int", "float")),
+        ("step", True, TypeError, ("int", "bool")),
+        ("weight_decay", np.nan, ValueError, ("NaN",)),
+        ("lr", [0.1], TypeError, ("list",)),
+    ],
+    "rmsprop_momentum": [
+        ("rho", 1.5, ValueError, ("[0.0, 1.0]",)),
+        ("momentum", -1.0, ValueError, (">= 0.0",)),
+        ("eps", np.nan, ValueError, ("NaN",)),
+    ],
+    "adagrad": [("eps", -1.0, ValueError, (">= 0.0",)), ("lr", 1j, TypeError, ("complex",))],
+}
+SCALAR_CASES = [(v, *c) for v, cases in SCALARS.items() for c in cases]
+
+
+@pytest.mark.parametrize(
+    ("variant", "hyper", "value", "exc", "fragments"),
+    SCALAR_CASES,
+    ids=[f"{c[0]}-{c[1]}={c[2]!r}" for c in SCALAR_CASES],
+)
+def test_optimizer_scalars(backend, variant, hyper, value, exc, fragments):
+    arrays, grad = _optim(variant)
+    _expect_rejected(variant, arrays, grad, exc, *fragments, name=hyper, **{hyper: value})
+
+
+def test_optimizer_scalars_accepted(backend):
+    """Python and NumPy ints and floats are accepted as hyper-parameters, the edges of each range included."""
+    for variant, overrides in (
+        ("sgd_momentum", {"lr": 1, "momentum": np.float32(1.0)}),
+        ("sgd_momentum", {"lr": np.float64(0.1), "momentum": 0}),
+        ("adam", {"beta1": 0, "beta2": 0.0, "eps": 0, "step": np.int32(7)}),
+        ("rmsprop_momentum", {"rho": 1, "momentum": np.int64(2)}),
+        ("rmsprop", {"rho": 0.0}),
+    ):
+        arrays, grad = _optim(variant)
+        _call(variant, arrays, grad, **overrides)
+
+
+def test_optimizer_missing_state(backend):
+    arrays, grad = _optim("sgd_momentum")
+    _expect_rejected("sgd_momentum", {**arrays, "velocity": None}, grad, TypeError, "momentum != 0", name="velocity")
+    arrays, grad = _optim("rmsprop_momentum")
+    _expect_rejected(
+        "rmsprop_momentum", {**arrays, "momentum_buf": None}, grad, TypeError, "momentum > 0", name="momentum_buf"
+    )
+    arrays, grad = _optim("rmsprop")
+    _expect_rejected("rmsprop", {**arrays, "velocity": None}, grad, TypeError, "None", name="velocity")
+
+
 # ---------------------------------------------------------------- the native binding checks again
 
 
@@ -677,6 +1081,9 @@ def _native_calls():
     y, hT, cT, gates, cs = c.lstm_forward(x, h0, c0, W, U, b, L, False)
     g = forward_args("gru", np.float64)
     logits, labels = np.zeros((4, C)), np.array([0, 1, 2, 3], dtype=np.int64)
+    p, ones, mv = np.zeros(6), np.ones(6), np.zeros(6)
+    frozen = np.zeros(6)
+    frozen.flags.writeable = False
     return {
         "U too narrow": lambda: c.lstm_forward(x, h0, c0, W, U[:, :-1], b, None, False),
         "W rows != D": lambda: c.lstm_forward(x, h0, c0, W[:-1], U, b, None, False),
@@ -701,6 +1108,41 @@ def _native_calls():
         "clip out shape": lambda: c.clip_by_value(np.ones(5), -1.0, 1.0, np.ones(4)),
         "clip out dtype": lambda: c.clip_by_value(np.ones(5), -1.0, 1.0, np.ones(5, np.float32)),
         "scale out shape": lambda: c.scale(np.ones(5), 2.0, np.ones(6)),
+        "adam m shape": lambda: c.adam_update(p, ones, np.zeros(5), mv, None, 0.1, 0.9, 0.99, 1e-7, 0.0),
+        "adam m is v": lambda: c.adam_update(p, ones, mv, mv, None, 0.1, 0.9, 0.99, 1e-7, 0.0),
+        "sgd read-only param": lambda: c.sgd_update(frozen, ones, None, 0.1, 0.0, False),
+        "sgd grad is param": lambda: c.sgd_update(p, p, None, 0.1, 0.0, False),
+        "sgd no velocity": lambda: c.sgd_update(p, ones, None, 0.1, 0.9, False),
+        "rmsprop no momentum_buf": lambda: c.rmsprop_update(p, ones, mv, None, None, 0.1, 0.9, 0.5, 1e-7),
+        "adagrad float32 accumulator": lambda: c.adagrad_update(p, ones, np.zeros(6, np.float32), 0.1, 1e-7),
+        "adagrad strided accumulator": lambda: c.adagrad_update(p, ones, np.zeros(12)[::2], 0.1, 1e-7),
+        "embedding id >= V": lambda: c.embedding_forward(np.ones((3, 2)), np.array([0, 3])),
+        "embedding id < 0": lambda: c.embedding_forward(np.ones((3, 2)), np.array([-1])),
+        "embedding int32 ids": lambda: c.embedding_forward(np.ones((3, 2)), np.array([0], np.int32)),
+        "embedding 1-d weights": lambda: c.embedding_forward(np.ones(3), np.array([0])),
+        "embedding backward id >= V": lambda: c.embedding_backward(np.array([0, 3]), np.ones((2, 2)), 3),
+        "embedding backward dy rows": lambda: c.embedding_backward(np.array([0, 1]), np.ones((3, 2)), 3),
+        "embedding backward dy rank": lambda: c.embedding_backward(np.array([0, 1]), np.ones(2), 3),
+        "embedding backward V < 0": lambda: c.embedding_backward(np.zeros(0, np.int64), np.ones((0, 2)), -1),
+        "layer norm gamma size": lambda: c.layer_norm_forward(np.ones((2, 3)), np.ones(2), np.ones(3), 1e-3),
+        "layer norm F = 0": lambda: c.layer_norm_forward(np.ones((2, 0)), np.ones(0), np.ones(0), 1e-3),
+        "layer norm eps < 0": lambda: c.layer_norm_forward(np.ones((2, 3)), np.ones(3), np.ones(3), -1.0),
+        "layer norm backward rstd size": lambda: c.layer_norm_backward(
+            np.ones((2, 3)), np.ones(3), np.ones(3), np.ones((2, 3))
+        ),
+        "batch norm no rows": lambda: c.batch_norm_forward(np.ones((0, 3)), np.ones(3), np.ones(3), 1e-3),
+        "conv W channels": lambda: c.conv1d_forward(np.ones((2, 5, 3)), np.ones((2, 4, 1)), None, 1, 0, 0, 1),
+        "conv K = 0": lambda: c.conv1d_forward(np.ones((2, 5, 3)), np.ones((0, 3, 1)), None, 1, 0, 0, 1),
+        "conv too short": lambda: c.conv1d_forward(np.ones((2, 5, 3)), np.ones((3, 3, 1)), None, 1, 0, 0, 3),
+        "conv stride 0": lambda: c.conv1d_forward(np.ones((2, 5, 3)), np.ones((3, 3, 1)), None, 0, 0, 0, 1),
+        "conv negative padding": lambda: c.conv1d_forward(np.ones((2, 5, 3)), np.ones((3, 3, 1)), None, 1, -1, 0, 1),
+        "conv bias size": lambda: c.conv1d_forward(np.ones((2, 5, 3)), np.ones((3, 3, 1)), np.ones(2), 1, 0, 0, 1),
+        "conv backward dy shape": lambda: c.conv1d_backward(
+            np.ones((2, 5, 3)), np.ones((3, 3, 1)), True, 1, 0, 0, 1, np.ones((2, 4, 1))
+        ),
+        "batch norm backward dy shape": lambda: c.batch_norm_backward(
+            np.ones((2, 3)), np.ones(3), np.ones(3), np.ones((3, 3))
+        ),
     }
 
 
@@ -708,7 +1150,13 @@ NATIVE_CASES = [
     "U too narrow", "W rows != D", "h0 rows != B", "b too short", "lengths > T", "lengths < 0", "lengths shape",
     "mixed dtypes", "integer x", "strided x", "gates of another size", "dy shape", "gru bias layout", "label >= C",
     "label < 0", "backward label >= C", "dloss shape", "softmax dy shape", "clip out shape", "clip out dtype",
-    "scale out shape",
+    "scale out shape", "adam m shape", "adam m is v", "sgd read-only param", "sgd grad is param", "sgd no velocity",
+    "rmsprop no momentum_buf", "adagrad float32 accumulator", "adagrad strided accumulator", "embedding id >= V",
+    "embedding id < 0", "embedding int32 ids", "embedding 1-d weights", "embedding backward id >= V",
+    "embedding backward dy rows", "embedding backward dy rank", "embedding backward V < 0", "layer norm gamma size",
+    "layer norm F = 0", "layer norm eps < 0", "layer norm backward rstd size", "batch norm no rows",
+    "batch norm backward dy shape", "conv W channels", "conv K = 0", "conv too short", "conv stride 0",
+    "conv negative padding", "conv bias size", "conv backward dy shape",
 ]  # fmt: skip
 
 

@@ -13,7 +13,10 @@ import pytest
 from helpers import (
     FAST_BACKENDS,
     Case,
+    conv1d_case,
     cross_entropy_case,
+    embedding_case,
+    norm_case,
     recurrent_case,
     require_backend,
     softmax_case,
@@ -115,3 +118,25 @@ def test_cross_entropy_default_dloss_is_ones(backend):
             minus = case.forward(**shifted)[0]["loss"].sum()
             numeric[idx] = (plus - minus) / (2 * EPS)
     np.testing.assert_allclose(dlogits, numeric, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_embedding_gradients(backend):
+    finite_difference_check(embedding_case(np.float64, V=4, E=3, ids_shape=(2, 5), seed=15), backend)
+
+
+@pytest.mark.parametrize(
+    ("kind", "shape"), [("layer", (3, 5)), ("layer", (2, 2, 4)), ("batch", (6, 3)), ("batch", (2, 3, 2))]
+)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_norm_gradients(backend, kind, shape):
+    finite_difference_check(norm_case(kind, np.float64, shape, eps=1e-2, seed=16), backend)
+
+
+@pytest.mark.parametrize(
+    ("stride", "padding", "dilation", "bias"), [(1, (0, 0), 1, True), (2, (2, 1), 2, True), (1, (1, 1), 1, False)]
+)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_conv1d_gradients(backend, stride, padding, dilation, bias):
+    case = conv1d_case(np.float64, 2, 6, 2, 3, 3, stride=stride, padding=padding, dilation=dilation, bias=bias, seed=17)
+    finite_difference_check(case, backend)

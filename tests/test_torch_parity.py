@@ -275,3 +275,103 @@ def test_cross_entropy_sequence_shape(backend):
     with use_backend(backend):
         loss, _ = K.softmax_cross_entropy(logits, labels)
     close(loss, loss_t, f"cross_entropy [{backend}] [B,T,C]")
+
+
+# ---------------------------------------------------------------- embedding
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_embedding(backend):
+    require_backend(backend)
+    rng = np.random.default_rng(41)
+    weights, ids = rng.standard_normal((9, 4)), rng.integers(0, 9, size=(3, 7))
+    dy = rng.standard_normal((3, 7, 4))
+    tw = torch.tensor(weights, requires_grad=True)
+    ty = F.embedding(torch.tensor(ids), tw)
+    ty.backward(torch.tensor(dy))
+    with use_backend(backend):
+        close(K.embedding_forward(weights, ids), ty, "embedding y")
+        close(K.embedding_backward(ids, dy, 9), tw.grad, "embedding dW")
+
+
+# ---------------------------------------------------------------- normalization
+
+
+def _norm_inputs(shape, seed):
+    rng = np.random.default_rng(seed)
+    F = shape[-1]
+    return (
+        3.0 + 2.0 * rng.standard_normal(shape),
+        1.0 + 0.5 * rng.standard_normal(F),
+        rng.standard_normal(F),
+        rng.standard_normal(shape),
+    )
+
+
+@pytest.mark.parametrize("shape", [(4, 6), (2, 5, 3), (7,)], ids=["2d", "3d", "1d"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_layer_norm(backend, shape):
+    require_backend(backend)
+    x, gamma, beta, dy = _norm_inputs(shape, 42)
+    tx, tg, tb = (torch.tensor(a, requires_grad=True) for a in (x, gamma, beta))
+    ty = F.layer_norm(tx, (shape[-1],), tg, tb, eps=1e-5)
+    ty.backward(torch.tensor(dy))
+    with use_backend(backend):
+        y, cache = K.layer_norm_forward(x, gamma, beta, eps=1e-5)
+        dx, dgamma, dbeta = K.layer_norm_backward(cache, dy)
+    for name, got, want in (("y", y, ty), ("dx", dx, tx.grad), ("dgamma", dgamma, tg.grad), ("dbeta", dbeta, tb.grad)):
+        close(got, want, f"layer_norm {shape} {name}")
+    var, mean = torch.var_mean(torch.tensor(x), dim=-1, unbiased=False)
+    close(cache.mean, mean.reshape(-1), "layer_norm mean")
+    close(cache.rstd, (1.0 / torch.sqrt(var + 1e-5)).reshape(-1), "layer_norm rstd")
+
+
+@pytest.mark.parametrize("shape", [(8, 5), (3, 6, 4), (1, 2, 3)], ids=["2d", "3d", "N2"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_batch_norm(backend, shape):
+    """torch.nn.functional.batch_norm in training mode, features moved from the last axis to dim 1."""
+    require_backend(backend)
+    x, gamma, beta, dy = _norm_inputs(shape, 43)
+    tx, tg, tb = (torch.tensor(a, requires_grad=True) for a in (x, gamma, beta))
+    to_torch = (lambda a: a) if len(shape) == 2 else (lambda a: a.transpose(1, -1))  # [B,T,F] -> [B,F,T]
+    running_mean, running_var = torch.zeros(shape[-1], dtype=torch.float64), torch.ones(shape[-1], dtype=torch.float64)
+    ty = to_torch(F.batch_norm(to_torch(tx), running_mean, running_var, tg, tb, training=True, momentum=1.0, eps=1e-3))
+    ty.backward(torch.tensor(dy))
+    with use_backend(backend):
+        y, mean, var, cache = K.batch_norm_forward(x, gamma, beta, eps=1e-3)
+        dx, dgamma, dbeta = K.batch_norm_backward(cache, dy)
+    for name, got, want in (("y", y, ty), ("dx", dx, tx.grad), ("dgamma", dgamma, tg.grad), ("dbeta", dbeta, tb.grad)):
+        close(got, want, f"batch_norm {shape} {name}")
+    n = x.size // shape[-1]
+    close(mean, running_mean, "batch_norm mean")  # momentum=1: the running stats are the batch's
+    close(var * n / (n - 1), running_var, "batch_norm var (torch keeps the unbiased one)")
+
+
+# ---------------------------------------------------------------- Conv1D
+
+
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no_bias"])
+@pytest.mark.parametrize(
+    ("stride", "padding", "dilation"), [(1, (0, 0), 1), (2, (1, 1), 1), (1, (3, 0), 2), (3, (2, 4), 2)], ids=str
+)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_conv1d(backend, stride, padding, dilation, bias):
+    """torch.nn.functional.conv1d on [B,C,T] with weight [F,C,K]; asymmetric padding through F.pad."""
+    require_backend(backend)
+    rng = np.random.default_rng(44)
+    x, W, b = rng.standard_normal((3, 11, 4)), rng.standard_normal((3, 4, 5)), rng.standard_normal(5)
+    tx, tW, tb = (torch.tensor(a, requires_grad=True) for a in (x, W, b))
+    xt = F.pad(tx.permute(0, 2, 1), padding)
+    ty = F.conv1d(xt, tW.permute(2, 1, 0), tb if bias else None, stride=stride, dilation=dilation).permute(0, 2, 1)
+    dy = rng.standard_normal(tuple(ty.shape))
+    ty.backward(torch.tensor(dy))
+    with use_backend(backend):
+        y, cache = K.conv1d_forward(x, W, b if bias else None, stride=stride, padding=padding, dilation=dilation)
+        dx, dW, db = K.conv1d_backward(cache, dy)
+    close(y, ty, "conv1d y")
+    close(dx, tx.grad, "conv1d dx")
+    close(dW, tW.grad, "conv1d dW")
+    if bias:
+        close(db, tb.grad, "conv1d db")
+    else:
+        assert db is None

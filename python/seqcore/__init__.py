@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from . import kernels
+from . import (  # noqa: E402,I001  (above autograd, below nn)
+    kernels,
+    losses,
+    metrics,
+    nn,  # noqa: E402
+    optim,
+)
 from ._backend import BACKENDS, get_backend, set_backend, use_backend
 from ._config import floatx, set_floatx, set_seed
 from ._threads import get_num_threads, set_num_threads
 from .autograd import Tensor, Variable, no_grad
-from . import losses, metrics, optim  # noqa: E402,I001  (above autograd, below nn)
-from . import nn  # noqa: E402
 from .nn.saving import load_model
 
 __version__ = "0.1.0"

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import Tensor, as_tensor, functional as F
+from .autograd import Tensor, as_tensor
+from .autograd import functional as F
 from .autograd import tensor as ops
 
 EPSILON = 1e-7  # Keras's backend.epsilon(): probabilities are clipped to [eps, 1 - eps]

@@ -115,8 +115,8 @@ def _accumulate(t: Tensor, g: Any) -> None:
     if g.dtype != t.data.dtype:  # mixed-precision ops: the gradient takes its input's dtype
         g = g.astype(t.data.dtype)
     node = t._node
-    if node is None:
-        t.grad = g if t.grad is None else t.grad + g
+    if node is None:  # a leaf owns its .grad: never a (read-only) view or an array shared with another leaf
+        t.grad = g.copy() if t.grad is None else t.grad + g
     else:
         slot = node.grads[t._index]
         node.grads[t._index] = g if slot is None else slot + g
@@ -470,10 +470,10 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Tensor:
         A = a.data[None, :] if a.ndim == 1 else a.data
         B = b.data[:, None] if b.ndim == 1 else b.data
         g2 = g
+        if b.ndim == 1:  # before a's axis: with two 1-d operands g is 0-d
+            g2 = g2[..., None]
         if a.ndim == 1:
             g2 = g2[..., None, :]
-        if b.ndim == 1:
-            g2 = g2[..., None]
         ga = gb = None
         if a.requires_grad:
             ga = unbroadcast(g2 @ _swap_last(B), A.shape).reshape(a.shape)

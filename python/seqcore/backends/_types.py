@@ -65,3 +65,32 @@ class SoftmaxCrossEntropyCache(NamedTuple):
     probs: np.ndarray  # [...,C] softmax of the logits
     labels: np.ndarray  # [...] int64 class ids, or [...,C] target distribution
     sparse: bool
+
+
+class LayerNormCache(NamedTuple):
+    """layer_norm_forward over the last axis of x [...,F], viewed as N = x.size / F rows."""
+
+    xhat: np.ndarray  # [...,F] (x - mean) * rstd, shaped like x
+    mean: np.ndarray  # [N] mean of each row
+    rstd: np.ndarray  # [N] 1 / sqrt(var + eps), var the biased variance of each row
+    gamma: np.ndarray  # [F] scale
+
+
+class BatchNormCache(NamedTuple):
+    """batch_norm_forward (training mode) over every axis of x [...,F] but the last: N = x.size / F rows."""
+
+    xhat: np.ndarray  # [...,F] (x - mean) * rstd, shaped like x
+    mean: np.ndarray  # [F] mean of each feature over the N rows
+    rstd: np.ndarray  # [F] 1 / sqrt(var + eps), var the biased variance of each feature
+    gamma: np.ndarray  # [F] scale
+
+
+class Conv1DCache(NamedTuple):
+    """conv1d_forward, channels last: x [B,T,C], W [K,C,F] (K taps, C channels, F filters)."""
+
+    x: np.ndarray  # [B,T,C] the input (the cache refers to it, no copy)
+    W: np.ndarray  # [K,C,F] the kernel
+    has_bias: bool  # whether b was given (the backward then returns db, else None)
+    stride: int
+    padding: tuple[int, int]  # (left, right) zero steps around x's time axis
+    dilation: int

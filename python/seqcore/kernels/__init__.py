@@ -5,40 +5,78 @@ active backend (``seqcore.get_backend()``).  Forward kernels return what their
 backward consumes as a ``cache``; a cache made on one backend may be passed to
 the backward of any other.
 
-Dimension letters: B batch, T time, D input features, H hidden units, C classes.
+Dimension letters: B batch, T time, D input features, H hidden units, C classes
+(Conv1D input channels), V/E embedding rows/width, F normalized features or Conv1D
+filters, K Conv1D taps, N rows of a [N, F] view.  Optimizer updates work in place.
 Weights use the Keras layout: ``x @ W + h @ U + b`` with gate blocks side by
 side along the last axis (LSTM i, f, c, o; GRU z, r, h).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from .._backend import active
-from ..backends._types import GRUCache, LSTMCache, RNNCache, SoftmaxCrossEntropyCache
-from ._validate import as_flag, as_float_array, as_lengths, check_shape, native, optional_grad
+from ..backends._types import (
+    BatchNormCache,
+    Conv1DCache,
+    GRUCache,
+    LayerNormCache,
+    LSTMCache,
+    RNNCache,
+    SoftmaxCrossEntropyCache,
+)
+from ._validate import (
+    as_flag,
+    as_float_array,
+    as_ids,
+    as_inplace_array,
+    as_int,
+    as_lengths,
+    as_real,
+    check_disjoint,
+    check_shape,
+    native,
+    optional_grad,
+)
 
 __all__ = [
+    "BatchNormCache",
+    "Conv1DCache",
     "GRUCache",
     "LSTMCache",
+    "LayerNormCache",
     "RNNCache",
     "SoftmaxCrossEntropyCache",
+    "adagrad_update",
+    "adam_update",
+    "batch_norm_backward",
+    "batch_norm_forward",
     "clip_by_global_norm",
     "clip_by_value",
+    "conv1d_backward",
+    "conv1d_forward",
+    "embedding_backward",
+    "embedding_forward",
     "gru_backward",
     "gru_cell",
     "gru_forward",
+    "layer_norm_backward",
+    "layer_norm_forward",
     "log_softmax",
     "log_softmax_backward",
     "lstm_backward",
     "lstm_cell",
     "lstm_forward",
+    "rmsprop_update",
     "rnn_backward",
     "rnn_cell",
     "rnn_forward",
+    "sgd_update",
     "softmax",
     "softmax_backward",
     "softmax_cross_entropy",
@@ -350,3 +388,265 @@ def clip_by_global_norm(grads: Any, max_norm: float, *, inplace: bool = False) -
             if not g.flags.writeable:
                 raise ValueError(f"grads[{k}] is read-only and inplace=True was asked")
     return active().clip_by_global_norm(grads, max_norm, as_flag("inplace", inplace))
+
+
+# ---------------------------------------------------------------- optimizer updates (in place, Keras formulas)
+#
+# param and every state array are updated in place, so they are used as given: C-contiguous,
+# aligned, writeable arrays of one float dtype and one shape, no two sharing memory.  grad is
+# only read and may be any array-like of that dtype and shape.
+
+
+def _param_grad(param: Any, grad: Any) -> tuple[Array, Array]:
+    param = as_inplace_array("param", param)
+    grad = as_float_array("grad", grad, param.dtype)
+    check_shape("grad", grad, param.shape, "param.shape")
+    return param, grad
+
+
+def _state(name: str, value: Any, param: Array, needed: str | None = None) -> Array | None:
+    """A state array shaped like param; None is allowed unless ``needed`` says when it is required."""
+    if value is None:
+        if needed:
+            raise TypeError(f"{name} must be an array {needed}, got None")
+        return None
+    return as_inplace_array(name, value, param.dtype, param.shape)
+
+
+def sgd_update(param: Any, grad: Any, velocity: Any, *, lr: float, momentum: float = 0.0, nesterov: bool = False):
+    """One SGD step in place (Keras ``SGD``).
+
+    momentum == 0: param -= lr * grad (velocity may be None and is left as it is).  Otherwise
+    velocity = momentum * velocity - lr * grad, then param += velocity, or with ``nesterov``
+    param += momentum * velocity - lr * grad (with the new velocity).  Returns None.
+    """
+    lr = as_real("lr", lr)
+    momentum = as_real("momentum", momentum, 0.0, 1.0)
+    nesterov = as_flag("nesterov", nesterov)
+    param, grad = _param_grad(param, grad)
+    velocity = _state("velocity", velocity, param, "when momentum != 0" if momentum != 0.0 else None)
+    check_disjoint({"param": param, "grad": grad, "velocity": velocity})
+    active().sgd_update(param, grad, velocity, lr, momentum, nesterov)
+
+
+def adam_update(
+    param: Any,
+    grad: Any,
+    m: Any,
+    v: Any,
+    *,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    step: int,
+    weight_decay: float = 0.0,
+    vhat: Any = None,
+):
+    """One Adam / AdamW / AMSGrad step in place (Keras ``Adam``, ``AdamW``, ``amsgrad=True``).
+
+    step is the 1-based iteration count.  With weight_decay, first param -= lr * weight_decay * param
+    (decoupled, AdamW).  Then m = beta1 m + (1 - beta1) g; v = beta2 v + (1 - beta2) g^2;
+    alpha = lr sqrt(1 - beta2^step) / (1 - beta1^step); with ``vhat`` (AMSGrad) vhat = max(vhat, v),
+    used in place of v; param -= alpha m / (sqrt(v) + eps).  Returns None.
+    """
+    lr = as_real("lr", lr)
+    beta1 = as_real("beta1", beta1, 0.0, 1.0, open_high=True)
+    beta2 = as_real("beta2", beta2, 0.0, 1.0, open_high=True)
+    eps = as_real("eps", eps, 0.0)
+    step = as_int("step", step, 1)
+    weight_decay = as_real("weight_decay", weight_decay)
+    param, grad = _param_grad(param, grad)
+    m = _state("m", m, param, "(the first moment)")
+    v = _state("v", v, param, "(the second moment)")
+    vhat = _state("vhat", vhat, param)
+    check_disjoint({"param": param, "grad": grad, "m": m, "v": v, "vhat": vhat})
+    alpha = lr * math.sqrt(1.0 - beta2**step) / (1.0 - beta1**step)  # in float64, whatever the arrays' dtype
+    active().adam_update(param, grad, m, v, vhat, alpha, beta1, beta2, eps, lr * weight_decay)
+
+
+def rmsprop_update(
+    param: Any,
+    grad: Any,
+    velocity: Any,
+    momentum_buf: Any,
+    *,
+    lr: float,
+    rho: float,
+    momentum: float,
+    eps: float,
+    mg: Any = None,
+):
+    """One RMSprop step in place (Keras ``RMSprop``; ``mg`` given = ``centered=True``).
+
+    velocity = rho velocity + (1 - rho) g^2; centered: mg = rho mg + (1 - rho) g and
+    denom = velocity - mg^2, else denom = velocity; increment = lr g / sqrt(denom + eps).
+    momentum > 0: momentum_buf = momentum momentum_buf + increment, param -= momentum_buf;
+    else param -= increment (momentum_buf may be None).  Returns None.
+    """
+    lr = as_real("lr", lr)
+    rho = as_real("rho", rho, 0.0, 1.0)
+    momentum = as_real("momentum", momentum, 0.0)
+    eps = as_real("eps", eps, 0.0)
+    param, grad = _param_grad(param, grad)
+    velocity = _state("velocity", velocity, param, "(the mean square)")
+    momentum_buf = _state("momentum_buf", momentum_buf, param, "when momentum > 0" if momentum > 0.0 else None)
+    mg = _state("mg", mg, param)
+    check_disjoint({"param": param, "grad": grad, "velocity": velocity, "momentum_buf": momentum_buf, "mg": mg})
+    active().rmsprop_update(param, grad, velocity, momentum_buf, mg, lr, rho, momentum, eps)
+
+
+def adagrad_update(param: Any, grad: Any, accumulator: Any, *, lr: float, eps: float):
+    """One Adagrad step in place (Keras ``Adagrad``): accumulator += g^2; param -= lr g / sqrt(accumulator + eps).
+
+    Returns None.
+    """
+    lr = as_real("lr", lr)
+    eps = as_real("eps", eps, 0.0)
+    param, grad = _param_grad(param, grad)
+    accumulator = _state("accumulator", accumulator, param, "(the sum of squared gradients)")
+    check_disjoint({"param": param, "grad": grad, "accumulator": accumulator})
+    active().adagrad_update(param, grad, accumulator, lr, eps)
+
+
+# ---------------------------------------------------------------- embedding
+
+
+def embedding_forward(weights: Any, ids: Any) -> Array:
+    """Row lookup: weights [V,E], ids integers of any shape in [0, V).  Returns weights[ids], shaped [..., E]."""
+    weights = as_float_array("weights", weights, ndim=2)
+    ids = as_ids("ids", ids, weights.shape[0])
+    return active().embedding_forward(weights, ids)
+
+
+def embedding_backward(ids: Any, dy: Any, num_embeddings: int) -> Array:
+    """Gradient at the weights of ``embedding_forward``: dW [V,E] (V = num_embeddings), zeros plus
+    dy[n] added to row ids[n] for every position n, in order (deterministic; repeated ids sum).
+    dy: [..., E] shaped ids.shape + (E,)."""
+    V = as_int("num_embeddings", num_embeddings, 0)
+    ids = as_ids("ids", ids, V, "num_embeddings")
+    dy = as_float_array("dy", dy)
+    if dy.ndim != ids.ndim + 1 or dy.shape[:-1] != ids.shape:
+        dims = [*map(str, ids.shape), "E"]
+        wanted = f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
+        raise ValueError(f"dy must have shape ids.shape + (E,) = {wanted}, got {dy.shape}")
+    return active().embedding_backward(ids, dy, V)
+
+
+# ---------------------------------------------------------------- normalization (feature axis last)
+
+
+def _norm_args(x: Any, gamma: Any, beta: Any, eps: Any) -> tuple[Array, Array, Array, float]:
+    x = _last_axis("x", x)
+    F = x.shape[-1]
+    gamma = as_float_array("gamma", gamma, x.dtype)
+    check_shape("gamma", gamma, (F,), "(F,)")
+    beta = as_float_array("beta", beta, x.dtype)
+    check_shape("beta", beta, (F,), "(F,)")
+    return x, gamma, beta, as_real("eps", eps, 0.0)
+
+
+def layer_norm_forward(x: Any, gamma: Any, beta: Any, *, eps: float) -> tuple[Array, LayerNormCache]:
+    """Layer normalization over the last axis: y = (x - mean) / sqrt(var + eps) * gamma + beta.
+
+    x: [...,F]; gamma, beta: [F].  mean and the biased var are per row of the [N,F] view
+    (N = x.size / F), taken in float64.  Returns (y [...,F], cache); cache.mean and
+    cache.rstd = 1 / sqrt(var + eps) are [N].
+    """
+    x, gamma, beta, eps = _norm_args(x, gamma, beta, eps)
+    return active().layer_norm_forward(x, gamma, beta, eps)
+
+
+def layer_norm_backward(cache: LayerNormCache, dy: Any) -> tuple[Array, Array, Array]:
+    """Gradients of ``layer_norm_forward``.  dy: [...,F] like x.  Returns (dx, dgamma, dbeta)."""
+    _check_cache(cache, LayerNormCache, "layer_norm_forward")
+    dy = as_float_array("dy", dy, cache.xhat.dtype)
+    check_shape("dy", dy, cache.xhat.shape, "x.shape")
+    return active().layer_norm_backward(cache, dy)
+
+
+def batch_norm_forward(x: Any, gamma: Any, beta: Any, *, eps: float) -> tuple[Array, Array, Array, BatchNormCache]:
+    """Batch normalization in training mode over every axis but the last (the features).
+
+    x: [...,F] with at least one row (N = x.size / F >= 1); gamma, beta: [F].
+    y = (x - mean) / sqrt(var + eps) * gamma + beta with mean and the biased var of each
+    feature over the N rows, taken in float64.  Returns (y [...,F], mean [F], var [F], cache).
+    Running averages are the caller's: torch updates its running_var with the unbiased
+    var * N / (N - 1).
+    """
+    x, gamma, beta, eps = _norm_args(x, gamma, beta, eps)
+    if x.size == 0:
+        raise ValueError(f"x must have at least one row to normalize over (the axes before the last), got {x.shape}")
+    return active().batch_norm_forward(x, gamma, beta, eps)
+
+
+def batch_norm_backward(cache: BatchNormCache, dy: Any) -> tuple[Array, Array, Array]:
+    """Gradients of ``batch_norm_forward`` (training mode).  dy: [...,F] like x.  Returns (dx, dgamma, dbeta)."""
+    _check_cache(cache, BatchNormCache, "batch_norm_forward")
+    dy = as_float_array("dy", dy, cache.xhat.dtype)
+    check_shape("dy", dy, cache.xhat.shape, "x.shape")
+    return active().batch_norm_backward(cache, dy)
+
+
+# ---------------------------------------------------------------- Conv1D (channels last, Keras layout)
+
+
+def _padding(padding: Any) -> tuple[int, int]:
+    message = f"padding must be a pair (left, right) of non-negative ints, got {padding!r}"
+    if not isinstance(padding, (tuple, list)) or len(padding) != 2:
+        raise TypeError(message)
+    for p in padding:
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, np.integer)):
+            raise TypeError(message)
+        if p < 0:
+            raise ValueError(message)
+    return int(padding[0]), int(padding[1])
+
+
+def _conv1d_output_length(T: int, K: int, stride: int, padding: tuple[int, int], dilation: int) -> int:
+    return (T + padding[0] + padding[1] - dilation * (K - 1) - 1) // stride + 1
+
+
+def conv1d_forward(
+    x: Any, W: Any, b: Any, *, stride: int = 1, padding: tuple[int, int] = (0, 0), dilation: int = 1
+) -> tuple[Array, Conv1DCache]:
+    """1-D convolution (cross-correlation, as Keras and PyTorch), channels last.
+
+    x: [B,T,C]; W: [K,C,F] (K taps); b: [F] or None; padding: (left, right) zero steps.
+    y[b,o] = b + sum_k xpad[b, o*stride + k*dilation] @ W[k] for o < To,
+    To = (T + left + right - dilation*(K-1) - 1) // stride + 1 (at least 1).
+    Keras's padding="same" with stride 1 is left = dilation*(K-1) // 2 and right the rest;
+    "causal" is left = dilation*(K-1), right = 0.  Returns (y [B,To,F], cache).
+    """
+    x = as_float_array("x", x, ndim=3)
+    B, T, C = x.shape
+    W = as_float_array("W", W, x.dtype)
+    if W.ndim != 3 or W.shape[1] != C or W.shape[0] < 1:
+        raise ValueError(f"W must have shape (K, C, F) with K >= 1 and C = {C}, got {W.shape}")
+    K, _, F = W.shape
+    if b is not None:
+        b = as_float_array("b", b, x.dtype)
+        check_shape("b", b, (F,), "(F,)")
+    stride = as_int("stride", stride, 1)
+    dilation = as_int("dilation", dilation, 1)
+    padding = _padding(padding)
+    To = _conv1d_output_length(T, K, stride, padding, dilation)
+    if To < 1:
+        span = dilation * (K - 1) + 1
+        raise ValueError(
+            f"x is too short: T + left + right = {T} + {padding[0]} + {padding[1]} = {T + sum(padding)} steps, "
+            f"fewer than the dilated kernel's dilation*(K-1)+1 = {span} (output length {To})"
+        )
+    return active().conv1d_forward(x, W, b, stride, padding, dilation)
+
+
+def conv1d_backward(cache: Conv1DCache, dy: Any) -> tuple[Array, Array, Array | None]:
+    """Gradients of ``conv1d_forward``.  dy: [B,To,F].  Returns (dx [B,T,C], dW [K,C,F], db [F] or None
+    when the forward had no bias)."""
+    _check_cache(cache, Conv1DCache, "conv1d_forward")
+    B, T, _ = cache.x.shape
+    K, _, F = cache.W.shape
+    To = _conv1d_output_length(T, K, cache.stride, cache.padding, cache.dilation)
+    dy = as_float_array("dy", dy, cache.x.dtype)
+    check_shape("dy", dy, (B, To, F), "(B, To, F)")
+    return active().conv1d_backward(cache, dy)

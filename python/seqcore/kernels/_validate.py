@@ -72,3 +72,73 @@ def optional_grad(name: str, value: Any, dtype: np.dtype, shape: tuple[int, ...]
     arr = as_float_array(name, value, dtype)
     check_shape(name, arr, shape, letters)
     return arr
+
+
+def as_inplace_array(name: str, value: Any, dtype: np.dtype | None = None, shape: tuple[int, ...] | None = None):
+    """An array the kernel updates in place: used as given, so it must already be a C-contiguous, aligned,
+    writeable float32/float64 ndarray (a converted copy would take the update and be thrown away)."""
+    if value is None:
+        raise TypeError(f"{name} must be an array, got None")
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array (it is updated in place), got {type(value).__name__}")
+    if value.dtype not in FLOATS:
+        wanted = "float32 or float64" if dtype is None else f"{dtype} (the dtype of the first argument)"
+        raise TypeError(f"{name} must have dtype {wanted}, got {value.dtype}")
+    if dtype is not None and value.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {dtype} (the dtype of the first argument), got {value.dtype}")
+    if shape is not None:
+        check_shape(name, value, shape, "param.shape")
+    if not (value.flags.c_contiguous and value.flags.aligned):
+        raise ValueError(f"{name} must be C-contiguous and aligned (it is updated in place), got a strided view")
+    if not value.flags.writeable:
+        raise ValueError(f"{name} is read-only, but it is updated in place")
+    return value
+
+
+def check_disjoint(arrays: dict[str, np.ndarray | None]) -> None:
+    """No two of the arrays may share memory (an update would read what another just wrote)."""
+    items = [(n, a) for n, a in arrays.items() if a is not None and a.size]
+    for k, (name, a) in enumerate(items):
+        for first, b in items[:k]:
+            if np.may_share_memory(a, b):
+                raise ValueError(f"{name} must not share memory with {first}")
+
+
+def as_real(name: str, value: Any, low: float | None = None, high: float | None = None, *, open_high=False) -> float:
+    """A real number (Python or NumPy int/float, not bool, not NaN) within [low, high] (or [low, high))."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if np.isnan(value):
+        raise ValueError(f"{name} must not be NaN")
+    bad_low = low is not None and value < low
+    bad_high = high is not None and (value >= high if open_high else value > high)
+    if bad_low or bad_high:
+        if high is None:
+            raise ValueError(f"{name} must be >= {low}, got {value}")
+        right = ")" if open_high else "]"
+        raise ValueError(f"{name} must lie in [{low}, {high}{right}, got {value}")
+    return value
+
+
+def as_int(name: str, value: Any, low: int | None = None) -> int:
+    """A Python or NumPy integer (not bool) >= low."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    value = int(value)
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return value
+
+
+def as_ids(name: str, value: Any, V: int, letter: str = "V") -> np.ndarray:
+    """Integer ids of any shape, each in [0, V), as native int64."""
+    if value is None:
+        raise TypeError(f"{name} must be an integer array, got None")
+    arr = np.asarray(value)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{name} must be an integer array, got dtype {arr.dtype}")
+    if arr.size and (arr.min() < 0 or arr.max() >= V):
+        bad = int(arr.min()) if arr.min() < 0 else int(arr.max())
+        raise ValueError(f"{name} must lie in [0, {letter}) = [0, {V}), got {bad}")
+    return native(arr, np.int64)

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Tensor, functional as F
+from ..autograd import Tensor
+from ..autograd import functional as F
 from ..autograd import tensor as ops
 from . import activations, initializers
 from .layer import Layer, format_shape

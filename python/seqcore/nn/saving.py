@@ -105,7 +105,7 @@ def functional_config(model: Any) -> dict[str, Any]:
         per_layer[node.layer.name] = index + 1
         calls[id(node)] = (node.layer.name, index)
 
-        def ref(obj: Any) -> Any:
+        def ref(obj: Any, node: Any = node) -> Any:
             if isinstance(obj, KerasTensor):
                 name, idx = calls[id(obj.node)]
                 return {"__tensor__": [name, idx, obj.index]}

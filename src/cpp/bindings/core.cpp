@@ -10,11 +10,16 @@
 #include <cstring>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <Eigen/Core>
 
+#include "seqcore/conv.h"
+#include "seqcore/embedding.h"
 #include "seqcore/gemm.h"
+#include "seqcore/norm.h"
+#include "seqcore/optim.h"
 #include "seqcore/recurrent.h"
 #include "seqcore/softmax.h"
 
@@ -58,6 +63,35 @@ template <typename T>
 const T* optional(const py::object& o, const char* name, const std::vector<index_t>& shape) {
     if (o.is_none()) return nullptr;
     return in<T>(py::cast<py::array>(o), name, shape);
+}
+
+// An array the kernel writes in place: checked as `in`, and writeable.
+template <typename T>
+T* inout(const py::array& a, const char* name, const std::vector<index_t>& shape) {
+    in<T>(a, name, shape);
+    if (!a.writeable()) throw py::value_error(std::string(name) + " is read-only, but it is updated in place");
+    return static_cast<T*>(const_cast<void*>(a.data()));
+}
+
+template <typename T>
+T* optional_inout(const py::object& o, const char* name, const std::vector<index_t>& shape) {
+    if (o.is_none()) return nullptr;
+    return inout<T>(py::cast<py::array>(o), name, shape);
+}
+
+// Arrays updated in place must not overlap one another or the arrays they read (None entries are skipped).
+void require_disjoint(std::initializer_list<std::pair<const char*, py::object>> arrays) {
+    std::vector<std::tuple<const char*, const char*, const char*>> spans;
+    for (const auto& [name, obj] : arrays) {
+        if (obj.is_none()) continue;
+        const auto a = py::cast<py::array>(obj);
+        if (a.nbytes() == 0) continue;
+        const char* lo = static_cast<const char*>(a.data());
+        const char* hi = lo + a.nbytes();
+        for (const auto& [other, olo, ohi] : spans)
+            if (lo < ohi && olo < hi) throw py::value_error(std::string(name) + " must not share memory with " + other);
+        spans.emplace_back(name, lo, hi);
+    }
 }
 
 const index_t* lengths_ptr(const py::object& o, index_t B, index_t T) {
@@ -482,6 +516,272 @@ py::array scale(const py::array& a, double s, const py::object& out_arr) {
     });
 }
 
+// ---------------------------------------------------------------- optimizer updates (in place)
+
+void sgd_update(const py::array& param, const py::array& grad, const py::object& velocity, double lr,
+                double momentum, bool nesterov) {
+    by_dtype(param, "param", [&](auto tag) {
+        using T = decltype(tag);
+        const auto shape = shape_of(param);
+        T* p = inout<T>(param, "param", shape);
+        const T* g = in<T>(grad, "grad", shape);
+        const bool use_momentum = momentum != 0.0;
+        T* vel = use_momentum ? optional_inout<T>(velocity, "velocity", shape) : nullptr;
+        if (use_momentum && !vel) throw py::type_error("velocity must be an array when momentum != 0, got None");
+        require_disjoint({{"param", param}, {"grad", grad}, {"velocity", use_momentum ? velocity : py::none()}});
+        py::gil_scoped_release nogil;
+        seqcore::sgd_update<T>(param.size(), p, g, vel, static_cast<T>(lr), static_cast<T>(momentum), use_momentum,
+                               nesterov);
+    });
+}
+
+void adam_update(const py::array& param, const py::array& grad, const py::array& m, const py::array& v,
+                 const py::object& vhat, double alpha, double beta1, double beta2, double eps, double decay) {
+    by_dtype(param, "param", [&](auto tag) {
+        using T = decltype(tag);
+        const auto shape = shape_of(param);
+        T* p = inout<T>(param, "param", shape);
+        const T* g = in<T>(grad, "grad", shape);
+        T *pm = inout<T>(m, "m", shape), *pv = inout<T>(v, "v", shape), *ph = optional_inout<T>(vhat, "vhat", shape);
+        require_disjoint({{"param", param}, {"grad", grad}, {"m", m}, {"v", v}, {"vhat", vhat}});
+        py::gil_scoped_release nogil;
+        seqcore::adam_update<T>(param.size(), p, g, pm, pv, ph, static_cast<T>(alpha), static_cast<T>(beta1),
+                                static_cast<T>(1.0 - beta1), static_cast<T>(beta2), static_cast<T>(1.0 - beta2),
+                                static_cast<T>(eps), static_cast<T>(decay), decay != 0.0);
+    });
+}
+
+void rmsprop_update(const py::array& param, const py::array& grad, const py::array& velocity,
+                    const py::object& momentum_buf, const py::object& mg, double lr, double rho, double momentum,
+                    double eps) {
+    by_dtype(param, "param", [&](auto tag) {
+        using T = decltype(tag);
+        const auto shape = shape_of(param);
+        T* p = inout<T>(param, "param", shape);
+        const T* g = in<T>(grad, "grad", shape);
+        T* vel = inout<T>(velocity, "velocity", shape);
+        const bool use_momentum = momentum > 0.0;
+        T* buf = use_momentum ? optional_inout<T>(momentum_buf, "momentum_buf", shape) : nullptr;
+        if (use_momentum && !buf) throw py::type_error("momentum_buf must be an array when momentum > 0, got None");
+        T* pmg = optional_inout<T>(mg, "mg", shape);
+        require_disjoint({{"param", param},
+                          {"grad", grad},
+                          {"velocity", velocity},
+                          {"momentum_buf", use_momentum ? momentum_buf : py::none()},
+                          {"mg", mg}});
+        py::gil_scoped_release nogil;
+        seqcore::rmsprop_update<T>(param.size(), p, g, vel, buf, pmg, static_cast<T>(lr), static_cast<T>(rho),
+                                   static_cast<T>(1.0 - rho), static_cast<T>(momentum), static_cast<T>(eps));
+    });
+}
+
+void adagrad_update(const py::array& param, const py::array& grad, const py::array& accumulator, double lr,
+                    double eps) {
+    by_dtype(param, "param", [&](auto tag) {
+        using T = decltype(tag);
+        const auto shape = shape_of(param);
+        T* p = inout<T>(param, "param", shape);
+        const T* g = in<T>(grad, "grad", shape);
+        T* acc = inout<T>(accumulator, "accumulator", shape);
+        require_disjoint({{"param", param}, {"grad", grad}, {"accumulator", accumulator}});
+        py::gil_scoped_release nogil;
+        seqcore::adagrad_update<T>(param.size(), p, g, acc, static_cast<T>(lr), static_cast<T>(eps));
+    });
+}
+
+// ---------------------------------------------------------------- embedding
+
+// ids: int64 of any shape, each in [0, V) (`bound` names V in the message).
+const index_t* ids_ptr(const py::array& ids, index_t V, const char* bound) {
+    const index_t* p = in<index_t>(ids, "ids", shape_of(ids));
+    for (index_t n = 0; n < ids.size(); ++n)
+        if (p[n] < 0 || p[n] >= V)
+            throw py::value_error("ids must lie in [0, " + std::string(bound) + ") = [0, " + std::to_string(V) +
+                                  "), got " + std::to_string(p[n]));
+    return p;
+}
+
+py::array embedding_forward(const py::array& weights, const py::array& ids) {
+    require_ndim(weights, "weights", 2);
+    return by_dtype(weights, "weights", [&](auto tag) -> py::array {
+        using T = decltype(tag);
+        const index_t V = weights.shape(0), E = weights.shape(1);
+        const T* pw = in<T>(weights, "weights", {V, E});
+        const index_t* pi = ids_ptr(ids, V, "V");
+        auto shape = shape_of(ids);
+        shape.push_back(E);
+        auto y = out<T>(shape);
+        T* py = ptr(y);
+        {
+            py::gil_scoped_release nogil;
+            seqcore::embedding_forward<T>(ids.size(), E, pw, pi, py);
+        }
+        return std::move(y);
+    });
+}
+
+py::array embedding_backward(const py::array& ids, const py::array& dy, index_t V) {
+    if (V < 0) throw py::value_error("num_embeddings must be >= 0, got " + std::to_string(V));
+    if (dy.ndim() != ids.ndim() + 1)
+        throw py::value_error("dy must have shape ids.shape + (E,), got " + shape_str(shape_of(dy)));
+    return by_dtype(dy, "dy", [&](auto tag) -> py::array {
+        using T = decltype(tag);
+        const index_t E = dy.shape(dy.ndim() - 1);
+        auto shape = shape_of(ids);
+        shape.push_back(E);
+        const T* pdy = in<T>(dy, "dy", shape);
+        const index_t* pi = ids_ptr(ids, V, "num_embeddings");
+        auto dW = out<T>({V, E});
+        T* pdW = ptr(dW);
+        {
+            py::gil_scoped_release nogil;
+            seqcore::embedding_backward<T>(ids.size(), V, E, pi, pdy, pdW);
+        }
+        return std::move(dW);
+    });
+}
+
+// ---------------------------------------------------------------- normalization ([N,F] views)
+
+// x: [...,F] with a non-empty last axis: the (N, F) of its row view.
+std::pair<index_t, index_t> rows_features(const py::array& x, const char* name) {
+    if (x.ndim() < 1 || x.shape(x.ndim() - 1) == 0)
+        throw py::value_error(std::string(name) + " must have a non-empty last axis, got shape " +
+                              shape_str(shape_of(x)));
+    const index_t F = x.shape(x.ndim() - 1);
+    return {x.size() / F, F};
+}
+
+void check_eps(double eps) {
+    if (!(eps >= 0.0)) throw py::value_error("eps must be >= 0, got " + std::to_string(eps));
+}
+
+py::tuple layer_norm_forward(const py::array& x, const py::array& gamma, const py::array& beta, double eps) {
+    const auto [N, F] = rows_features(x, "x");
+    check_eps(eps);
+    return by_dtype(x, "x", [&, N = N, F = F](auto tag) -> py::tuple {
+        using T = decltype(tag);
+        const T *px = in<T>(x, "x", shape_of(x)), *pg = in<T>(gamma, "gamma", {F}), *pb = in<T>(beta, "beta", {F});
+        auto y = out<T>(shape_of(x));
+        auto xhat = out<T>(shape_of(x));
+        auto mean = out<T>({N});
+        auto rstd = out<T>({N});
+        T *py = ptr(y), *ph = ptr(xhat), *pm = ptr(mean), *pr = ptr(rstd);
+        {
+            py::gil_scoped_release nogil;
+            seqcore::layer_norm_forward<T>(N, F, px, pg, pb, eps, py, ph, pm, pr);
+        }
+        return py::make_tuple(y, xhat, mean, rstd);
+    });
+}
+
+// The backward of either norm: xhat [...,F], rstd [N] (layer) or [F] (batch), gamma [F], dy like xhat.
+template <typename Kernel>
+py::tuple norm_backward(const py::array& xhat, const py::array& rstd, const py::array& gamma, const py::array& dy,
+                        bool per_row, Kernel kernel) {
+    const auto [N, F] = rows_features(xhat, "xhat");
+    return by_dtype(xhat, "xhat", [&, N = N, F = F](auto tag) -> py::tuple {
+        using T = decltype(tag);
+        const T *ph = in<T>(xhat, "xhat", shape_of(xhat)), *pr = in<T>(rstd, "rstd", {per_row ? N : F});
+        const T *pg = in<T>(gamma, "gamma", {F}), *pdy = in<T>(dy, "dy", shape_of(xhat));
+        auto dx = out<T>(shape_of(xhat));
+        auto dgamma = out<T>({F});
+        auto dbeta = out<T>({F});
+        T *pdx = ptr(dx), *pdg = ptr(dgamma), *pdb = ptr(dbeta);
+        {
+            py::gil_scoped_release nogil;
+            kernel(N, F, ph, pr, pg, pdy, pdx, pdg, pdb);
+        }
+        return py::make_tuple(dx, dgamma, dbeta);
+    });
+}
+
+py::tuple batch_norm_forward(const py::array& x, const py::array& gamma, const py::array& beta, double eps) {
+    const auto [N, F] = rows_features(x, "x");
+    check_eps(eps);
+    if (N == 0) throw py::value_error("x must have at least one row to normalize over, got " + shape_str(shape_of(x)));
+    return by_dtype(x, "x", [&, N = N, F = F](auto tag) -> py::tuple {
+        using T = decltype(tag);
+        const T *px = in<T>(x, "x", shape_of(x)), *pg = in<T>(gamma, "gamma", {F}), *pb = in<T>(beta, "beta", {F});
+        auto y = out<T>(shape_of(x));
+        auto xhat = out<T>(shape_of(x));
+        auto mean = out<T>({F});
+        auto var = out<T>({F});
+        auto rstd = out<T>({F});
+        T *py = ptr(y), *ph = ptr(xhat), *pm = ptr(mean), *pv = ptr(var), *pr = ptr(rstd);
+        {
+            py::gil_scoped_release nogil;
+            seqcore::batch_norm_forward<T>(N, F, px, pg, pb, eps, py, ph, pm, pv, pr);
+        }
+        return py::make_tuple(y, xhat, mean, var, rstd);
+    });
+}
+
+// ---------------------------------------------------------------- Conv1D (channels last)
+
+seqcore::Conv1DShape conv1d_shape(const py::array& x, const py::array& W, index_t stride, index_t left, index_t right,
+                                  index_t dilation) {
+    require_ndim(x, "x", 3);
+    require_ndim(W, "W", 3);
+    if (stride < 1) throw py::value_error("stride must be >= 1, got " + std::to_string(stride));
+    if (dilation < 1) throw py::value_error("dilation must be >= 1, got " + std::to_string(dilation));
+    if (left < 0 || right < 0)
+        throw py::value_error("padding must be a pair (left, right) of non-negative ints, got (" +
+                              std::to_string(left) + ", " + std::to_string(right) + ")");
+    seqcore::Conv1DShape s{x.shape(0), x.shape(1), x.shape(2), W.shape(0), W.shape(2), 0, stride, left, dilation};
+    if (W.shape(1) != s.C || s.K < 1)
+        throw py::value_error("W must have shape (K, C, F) with K >= 1 and C = " + std::to_string(s.C) + ", got " +
+                              shape_str(shape_of(W)));
+    const index_t span = dilation * (s.K - 1) + 1;
+    if (s.T + left + right < span)
+        throw py::value_error("x is too short: T + left + right = " + std::to_string(s.T + left + right) +
+                              " steps, fewer than the dilated kernel's " + std::to_string(span));
+    s.To = (s.T + left + right - span) / stride + 1;
+    return s;
+}
+
+py::array conv1d_forward(const py::array& x, const py::array& W, const py::object& b, index_t stride, index_t left,
+                         index_t right, index_t dilation) {
+    const auto s = conv1d_shape(x, W, stride, left, right, dilation);
+    return by_dtype(x, "x", [&](auto tag) -> py::array {
+        using T = decltype(tag);
+        const T *px = in<T>(x, "x", {s.B, s.T, s.C}), *pW = in<T>(W, "W", {s.K, s.C, s.F});
+        const T* pb = optional<T>(b, "b", {s.F});
+        auto y = out<T>({s.B, s.To, s.F});
+        T* py = ptr(y);
+        {
+            py::gil_scoped_release nogil;
+            seqcore::conv1d_forward<T>(s, px, pW, pb, py);
+        }
+        return std::move(y);
+    });
+}
+
+py::tuple conv1d_backward(const py::array& x, const py::array& W, bool has_bias, index_t stride, index_t left,
+                          index_t right, index_t dilation, const py::array& dy) {
+    const auto s = conv1d_shape(x, W, stride, left, right, dilation);
+    return by_dtype(x, "x", [&](auto tag) -> py::tuple {
+        using T = decltype(tag);
+        const T *px = in<T>(x, "x", {s.B, s.T, s.C}), *pW = in<T>(W, "W", {s.K, s.C, s.F});
+        const T* pdy = in<T>(dy, "dy", {s.B, s.To, s.F});
+        auto dx = out<T>({s.B, s.T, s.C});
+        auto dW = out<T>({s.K, s.C, s.F});
+        py::object db = py::none();
+        T* pdb = nullptr;
+        if (has_bias) {
+            auto a = out<T>({s.F});
+            pdb = ptr(a);
+            db = std::move(a);
+        }
+        T *pdx = ptr(dx), *pdW = ptr(dW);
+        {
+            py::gil_scoped_release nogil;
+            seqcore::conv1d_backward<T>(s, px, pW, pdy, pdx, pdW, pdb);
+        }
+        return py::make_tuple(dx, dW, db);
+    });
+}
+
 py::dict build_info() {
     py::dict info;
     info["gemm"] = seqcore::gemm_library();
@@ -561,6 +861,41 @@ PYBIND11_MODULE(_core, m) {
     m.def("clip_by_value", &clip_by_value, py::arg("a"), py::arg("lo"), py::arg("hi"), py::arg("out").none(true));
     m.def("sum_of_squares", &sum_of_squares, py::arg("a"));
     m.def("scale", &scale, py::arg("a"), py::arg("s"), py::arg("out").none(true));
+    m.def("sgd_update", &sgd_update, py::arg("param"), py::arg("grad"), py::arg("velocity").none(true),
+          py::arg("lr"), py::arg("momentum"), py::arg("nesterov"));
+    m.def("adam_update", &adam_update, py::arg("param"), py::arg("grad"), py::arg("m"), py::arg("v"),
+          py::arg("vhat").none(true), py::arg("alpha"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"),
+          py::arg("decay"));
+    m.def("rmsprop_update", &rmsprop_update, py::arg("param"), py::arg("grad"), py::arg("velocity"),
+          py::arg("momentum_buf").none(true), py::arg("mg").none(true), py::arg("lr"), py::arg("rho"),
+          py::arg("momentum"), py::arg("eps"));
+    m.def("adagrad_update", &adagrad_update, py::arg("param"), py::arg("grad"), py::arg("accumulator"), py::arg("lr"),
+          py::arg("eps"));
+    m.def("embedding_forward", &embedding_forward, py::arg("weights"), py::arg("ids"));
+    m.def("embedding_backward", &embedding_backward, py::arg("ids"), py::arg("dy"), py::arg("num_embeddings"));
+    m.def("layer_norm_forward", &layer_norm_forward, py::arg("x"), py::arg("gamma"), py::arg("beta"),
+          py::arg("eps"));
+    m.def(
+        "layer_norm_backward",
+        [](const py::array& xhat, const py::array& rstd, const py::array& gamma, const py::array& dy) {
+            return norm_backward(xhat, rstd, gamma, dy, true, [](index_t N, index_t F, auto... a) {
+                seqcore::layer_norm_backward(N, F, a...);
+            });
+        },
+        py::arg("xhat"), py::arg("rstd"), py::arg("gamma"), py::arg("dy"));
+    m.def("batch_norm_forward", &batch_norm_forward, py::arg("x"), py::arg("gamma"), py::arg("beta"), py::arg("eps"));
+    m.def(
+        "batch_norm_backward",
+        [](const py::array& xhat, const py::array& rstd, const py::array& gamma, const py::array& dy) {
+            return norm_backward(xhat, rstd, gamma, dy, false, [](index_t N, index_t F, auto... a) {
+                seqcore::batch_norm_backward(N, F, a...);
+            });
+        },
+        py::arg("xhat"), py::arg("rstd"), py::arg("gamma"), py::arg("dy"));
+    m.def("conv1d_forward", &conv1d_forward, py::arg("x"), py::arg("W"), py::arg("b").none(true), py::arg("stride"),
+          py::arg("left"), py::arg("right"), py::arg("dilation"));
+    m.def("conv1d_backward", &conv1d_backward, py::arg("x"), py::arg("W"), py::arg("has_bias"), py::arg("stride"),
+          py::arg("left"), py::arg("right"), py::arg("dilation"), py::arg("dy"));
     m.def("set_num_threads", &seqcore::set_num_threads, py::arg("n"));
     m.def("get_num_threads", &seqcore::get_num_threads);
     m.def("build_info", &build_info);

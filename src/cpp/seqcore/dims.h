@@ -3,7 +3,9 @@
 // Dimension letters (one legend for every header):
 //   B  batch rows            T  time steps          D  input features
 //   H  hidden units          G  gates per unit (LSTM 4: i f c o; GRU 3: z r h; RNN 1)
-//   N  rows of a 2-D view    C  classes (last axis of the softmax family)
+//   N  rows of a 2-D view    C  classes (last axis of the softmax family), Conv1D input channels
+//   V  embedding rows        E  embedding width     F  normalized features, Conv1D filters
+//   K  Conv1D taps           To Conv1D output steps
 //
 // Layout: every array is C-contiguous (row-major), batch-major for sequences:
 //   x[B,T,D], y[B,T,H].  Weights use the Keras layout, a = x W + h U + b, with the

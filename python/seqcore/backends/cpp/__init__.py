@@ -10,7 +10,15 @@ import os
 
 import numpy as np
 
-from .._types import GRUCache, LSTMCache, RNNCache, SoftmaxCrossEntropyCache
+from .._types import (
+    BatchNormCache,
+    Conv1DCache,
+    GRUCache,
+    LayerNormCache,
+    LSTMCache,
+    RNNCache,
+    SoftmaxCrossEntropyCache,
+)
 
 
 def _load_core():
@@ -98,6 +106,44 @@ def softmax_cross_entropy(logits, labels):
 
 def softmax_cross_entropy_backward(cache: SoftmaxCrossEntropyCache, dloss):
     return _core.softmax_cross_entropy_backward(cache.probs, cache.labels, dloss)
+
+
+embedding_forward = _core.embedding_forward
+embedding_backward = _core.embedding_backward
+sgd_update = _core.sgd_update
+
+
+def layer_norm_forward(x, gamma, beta, eps):
+    y, xhat, mean, rstd = _core.layer_norm_forward(x, gamma, beta, eps)
+    return y, LayerNormCache(xhat, mean, rstd, gamma)
+
+
+def layer_norm_backward(cache: LayerNormCache, dy):
+    return _core.layer_norm_backward(cache.xhat, cache.rstd, cache.gamma, dy)
+
+
+def batch_norm_forward(x, gamma, beta, eps):
+    y, xhat, mean, var, rstd = _core.batch_norm_forward(x, gamma, beta, eps)
+    return y, mean, var, BatchNormCache(xhat, mean, rstd, gamma)
+
+
+def batch_norm_backward(cache: BatchNormCache, dy):
+    return _core.batch_norm_backward(cache.xhat, cache.rstd, cache.gamma, dy)
+
+
+adam_update = _core.adam_update
+rmsprop_update = _core.rmsprop_update
+adagrad_update = _core.adagrad_update
+
+
+def conv1d_forward(x, W, b, stride, padding, dilation):
+    y = _core.conv1d_forward(x, W, b, stride, padding[0], padding[1], dilation)
+    return y, Conv1DCache(x, W, b is not None, stride, padding, dilation)
+
+
+def conv1d_backward(cache: Conv1DCache, dy):
+    k = cache
+    return _core.conv1d_backward(k.x, k.W, k.has_bias, k.stride, k.padding[0], k.padding[1], k.dilation, dy)
 
 
 def _native(g: np.ndarray) -> bool:

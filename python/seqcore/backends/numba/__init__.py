@@ -8,6 +8,10 @@ back to the reference backend.  The compiled kernels are cached on disk
 import numba  # first: without numba this module must fail to import
 
 from .clip import clip_by_global_norm, clip_by_value
+from .conv import conv1d_backward, conv1d_forward
+from .embedding import embedding_backward, embedding_forward
+from .norm import batch_norm_backward, batch_norm_forward, layer_norm_backward, layer_norm_forward
+from .optim import adagrad_update, adam_update, rmsprop_update, sgd_update
 from .recurrent import (
     gru_backward,
     gru_cell,
@@ -48,22 +52,34 @@ def get_num_threads() -> int:
 
 
 __all__ = [
+    "adagrad_update",
+    "adam_update",
+    "batch_norm_backward",
+    "batch_norm_forward",
     "NAME",
     "clip_by_global_norm",
     "clip_by_value",
+    "conv1d_backward",
+    "conv1d_forward",
+    "embedding_backward",
+    "embedding_forward",
     "get_num_threads",
     "gru_backward",
     "gru_cell",
     "gru_forward",
+    "layer_norm_backward",
+    "layer_norm_forward",
     "log_softmax",
     "log_softmax_backward",
     "lstm_backward",
     "lstm_cell",
     "lstm_forward",
+    "rmsprop_update",
     "rnn_backward",
     "rnn_cell",
     "rnn_forward",
     "set_num_threads",
+    "sgd_update",
     "softmax",
     "softmax_backward",
     "softmax_cross_entropy",
