@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from . import bench as bench_command
+from . import demo as demo_command
 from . import info as info_command
 
 
@@ -25,11 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="seqcore",
-        description="seqcore: fast RNN/LSTM/GRU kernels (forward and backprop through time).",
+        description="seqcore: fast RNN/LSTM/GRU kernels and a Keras-like training API for sequence models.",
     )
     parser.add_argument("--version", action="version", version=f"seqcore {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     bench_command.add_parser(sub)
+    demo_command.add_parser(sub)
     info_command.add_parser(sub)
     return parser
 
