@@ -10,12 +10,17 @@ from hypothesis import strategies as st
 from helpers import (
     DTYPES,
     FAST_BACKENDS,
+    OPTIMIZERS,
     assert_close,
     cell_case,
     check_against_reference,
     clip_norm_case,
     clip_value_case,
+    conv1d_case,
     cross_entropy_case,
+    embedding_case,
+    norm_case,
+    optimizer_case,
     recurrent_case,
     require_backend,
     run_case,
@@ -167,3 +172,54 @@ def test_clip_by_value(backend, arrays, bounds, inplace):
 def test_clip_by_global_norm(backend, arrays, max_norm, inplace):
     dts, shapes = tuple(a[0] for a in arrays), tuple(a[1] for a in arrays)
     check_against_reference(clip_norm_case(dts, shapes, max_norm=max_norm, inplace=inplace), backend)
+
+
+# ---------------------------------------------------------------- optimizers, embedding, normalization, Conv1D
+
+shapes = st.lists(st.integers(0, 9), min_size=0, max_size=3).map(tuple)
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@given(variant=st.sampled_from(sorted(OPTIMIZERS)), shape=shapes, dtype=dtypes, steps=st.integers(1, 3))
+def test_optimizer_update(backend, variant, shape, dtype, steps):
+    check_against_reference(optimizer_case(variant, dtype, shape, steps=steps), backend)
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@given(V=st.integers(1, 9), E=st.integers(0, 20), ids_shape=shapes, dtype=dtypes)
+def test_embedding(backend, V, E, ids_shape, dtype):
+    check_against_reference(embedding_case(dtype, V, E, ids_shape), backend)
+
+
+@pytest.mark.parametrize("kind", ["layer", "batch"])
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@given(shape=last_axis_shapes(), dtype=dtypes, offset=st.sampled_from([0.0, 50.0]), eps=st.sampled_from([1e-5, 1.0]))
+def test_norm(backend, kind, shape, dtype, offset, eps):
+    check_against_reference(norm_case(kind, dtype, shape, offset=offset, eps=eps), backend)
+
+
+@st.composite
+def conv_geometries(draw):
+    """(B, T, C, K, F, stride, padding, dilation) with an output length of at least 1."""
+    K, dilation = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    left, right = draw(st.integers(0, 4)), draw(st.integers(0, 4))
+    span = dilation * (K - 1) + 1
+    T = draw(st.integers(max(0, span - left - right), 12))
+    return (
+        draw(small),
+        T,
+        draw(st.integers(1, 6)),
+        K,
+        draw(st.integers(1, 6)),
+        draw(st.integers(1, 3)),
+        (left, right),
+        dilation,
+    )
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@given(geometry=conv_geometries(), dtype=dtypes, bias=st.booleans())
+def test_conv1d(backend, geometry, dtype, bias):
+    B, T, C, K_, F, stride, padding, dilation = geometry
+    case = conv1d_case(dtype, B, T, C, K_, F, stride=stride, padding=padding, dilation=dilation, bias=bias)
+    check_against_reference(case, backend)
