@@ -100,7 +100,12 @@ def softmax_cross_entropy(logits: Tensor, labels: Any) -> Tensor:
 
 
 def conv1d(
-    x: Tensor, W: Tensor, b: Tensor | None = None, *, stride: int = 1, padding: tuple[int, int] = (0, 0),
+    x: Tensor,
+    W: Tensor,
+    b: Tensor | None = None,
+    *,
+    stride: int = 1,
+    padding: tuple[int, int] = (0, 0),
     dilation: int = 1,
 ) -> Tensor:
     """Channels-last 1-D convolution (Keras layout): x [B,T,C], W [K,C,F], b [F] -> [B,To,F]."""

@@ -47,8 +47,9 @@ def _train(args: argparse.Namespace) -> int:
         ]
     )
     model.summary()
-    model.compile(optimizer=seqcore.optim.Adam(0.01, clipnorm=5.0), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=seqcore.optim.Adam(0.01, clipnorm=5.0), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     start = time.perf_counter()
     stop = nn.callbacks.EarlyStopping(monitor="val_accuracy", patience=2, restore_best_weights=True)
     model.fit(x_train, y_train, batch_size=32, epochs=args.epochs, validation_split=0.1, callbacks=[stop], verbose=1)
@@ -86,8 +87,9 @@ def _compare_with_torch() -> None:
     B, T, V, E, H, C = 32, 10, 10000, 50, 128, 5
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, V, size=(B, T)), rng.integers(0, C, size=B)
-    model = nn.Sequential([nn.Embedding(V, E), nn.LSTM(H, return_sequences=True), nn.LSTM(H),
-                           nn.Dense(C, activation="softmax")])
+    model = nn.Sequential(
+        [nn.Embedding(V, E), nn.LSTM(H, return_sequences=True), nn.LSTM(H), nn.Dense(C, activation="softmax")]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
 
     class Peer(torch.nn.Module):
@@ -116,8 +118,10 @@ def _compare_with_torch() -> None:
     ours = _time(lambda: model.train_on_batch(x, y), 30)
     time.sleep(0.2)
     theirs = _time(torch_step, 30)
-    print(f"course-sized training step: seqcore {ours * 1e3:.2f} ms, torch {theirs * 1e3:.2f} ms "
-          f"(torch / seqcore = {theirs / ours:.2f}x; see benchmarks/ for the full comparison)")
+    print(
+        f"course-sized training step: seqcore {ours * 1e3:.2f} ms, torch {theirs * 1e3:.2f} ms "
+        f"(torch / seqcore = {theirs / ours:.2f}x; see benchmarks/ for the full comparison)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

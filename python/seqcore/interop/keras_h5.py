@@ -93,9 +93,9 @@ def _leaf_names(layer: Any, count: int) -> list[str]:
         names += [f"{getattr(bwd, 'name', 'backward')}/{leaf}" for leaf in _leaf_names(bwd, count - n)]
         return names
     leaves = list(_LEAVES.get(ours, ()))
-    if ours == "BatchNormalization" and count < 4:  # scale=False drops gamma, center=False drops beta
-        affine = [("gamma", getattr(layer, "scale", True)), ("beta", getattr(layer, "center", True))]
-        leaves = [leaf for leaf, on in affine if on] + ["moving_mean", "moving_variance"]
+    if ours in ("BatchNormalization", "LayerNormalization") and count < len(leaves):  # scale=False: no gamma,
+        affine = [("gamma", getattr(layer, "scale", True)), ("beta", getattr(layer, "center", True))]  # center: beta
+        leaves = [leaf for leaf, on in affine if on] + leaves[2:]
     if len(leaves) < count:
         leaves = [f"weight_{i}" for i in range(count)]
     return leaves[:count]

@@ -180,10 +180,48 @@ def _rnn_export(layer: Any, weights: list[Array], index: int, suffix: str) -> di
     return out
 
 
+def _affine_flags(layer: Any) -> tuple[bool, bool]:
+    """(scale, center) of a normalization layer: whether it holds gamma and beta (Keras creates neither when off)."""
+    return bool(getattr(layer, "scale", True)), bool(getattr(layer, "center", True))
+
+
+def _with_affine(layer: Any, weights: list[Array]) -> list[Array]:
+    """A normalization layer's weights as [gamma, beta, *statistics], ones / zeros where the layer has none."""
+    scale, center = _affine_flags(layer)
+    stats = 2 if kind(layer) == "BatchNormalization" else 0
+    if (scale and center) or not weights or len(weights) != int(scale) + int(center) + stats:
+        return list(weights)
+    ref = np.asarray(weights[-1])
+    rest = list(weights)
+    gamma = rest.pop(0) if scale else np.ones_like(ref)
+    beta = rest.pop(0) if center else np.zeros_like(ref)
+    return [gamma, beta, *rest]
+
+
+def _without_affine(layer: Any, full: list[Array], current: list[Array]) -> list[Array]:
+    """``full`` = [gamma, beta, *statistics] from torch, less what the layer does not hold (which must be 1 / 0)."""
+    if len(full) == len(current):
+        return full
+    scale, center = _affine_flags(layer)
+    gamma, beta, *rest = full
+    out = []
+    parts = (("scale", scale, "gamma", gamma, "weight", 1.0), ("center", center, "beta", beta, "bias", 0.0))
+    for flag, keep, ours, value, theirs, identity in parts:
+        if keep:
+            out.append(value)
+        elif not np.all(np.asarray(value) == identity):
+            raise ValueError(
+                f"layer {describe(layer)} has {flag}=False (no {ours}), but the torch {theirs} is not all {identity:g}s"
+            )
+    return out + rest
+
+
 def _export(layer: Any, weights: list[Array], index: int) -> dict[str, Array]:
     """The torch leaves (names relative to the module) holding ``weights``, the layer's weights."""
     _check_supported(layer)
     ours = kind(layer)
+    if ours in ("BatchNormalization", "LayerNormalization"):
+        weights = _with_affine(layer, weights)
     try:
         if ours == "Bidirectional":
             n = len(layer_weights(layer.forward_layer))
@@ -197,10 +235,14 @@ def _export(layer: Any, weights: list[Array], index: int) -> dict[str, Array]:
         if ours == "BatchNormalization":
             names = ("weight", "bias", "running_mean", "running_var")
             out = dict(zip(names, layouts.batch_norm_to_torch(*weights)))
+            if _affine_flags(layer) == (False, False):  # BatchNorm1d(affine=False)
+                del out["weight"], out["bias"]
             out["num_batches_tracked"] = np.array(0, dtype=np.int64)
             return out
         if ours == "LayerNormalization":
             w, b = layouts.layer_norm_to_torch(*weights)
+            if not _affine_flags(layer)[1]:  # LayerNorm(bias=False)
+                b = None
         elif ours == "Dense":
             w, b = layouts.linear_to_torch(*weights)
         else:  # Conv1D
@@ -230,11 +272,15 @@ def _import(layer: Any, current: list[Array], got: dict[str, Array], index: int)
         return [layouts.embedding_from_torch(got["weight"])]
     if ours == "BatchNormalization":
         names = ("weight", "bias", "running_mean", "running_var")
-        return list(layouts.batch_norm_from_torch(*(got[n] for n in names)))
+        mean = got["running_mean"]
+        defaults = {"weight": np.ones_like(mean), "bias": np.zeros_like(mean)}  # BatchNorm1d(affine=False)
+        full = list(layouts.batch_norm_from_torch(*(got.get(n, defaults.get(n)) for n in names)))
+        return _without_affine(layer, full, current)
+    if ours == "LayerNormalization":
+        return _without_affine(layer, list(layouts.layer_norm_from_torch(got["weight"], got.get("bias"))), current)
     convert = {
         "Dense": layouts.linear_from_torch,
         "Conv1D": layouts.conv1d_from_torch,
-        "LayerNormalization": layouts.layer_norm_from_torch,
     }[ours]
     new = list(convert(got["weight"], got.get("bias")))[: len(current)]
     return [np.zeros_like(c) if a is None else a for a, c in zip(new, current)]

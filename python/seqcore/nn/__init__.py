@@ -1,8 +1,8 @@
 """Keras-like layers and models: ``from seqcore import nn``.
 
-    model = nn.Sequential([nn.Embedding(10000, 50), nn.LSTM(128), nn.Dense(5, activation="softmax")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(x, y, batch_size=32, epochs=3)
+model = nn.Sequential([nn.Embedding(10000, 50), nn.LSTM(128), nn.Dense(5, activation="softmax")])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+history = model.fit(x, y, batch_size=32, epochs=3)
 """
 
 from __future__ import annotations

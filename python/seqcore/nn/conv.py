@@ -81,7 +81,11 @@ class Conv1D(Layer):
         T = inputs.shape[1]
         pad = conv_padding(self.padding, T, self.kernel_size, self.strides, self.dilation_rate)
         y = F.conv1d(
-            cast_input(inputs, self.dtype), self.kernel, self.bias, stride=self.strides, padding=pad,
+            cast_input(inputs, self.dtype),
+            self.kernel,
+            self.bias,
+            stride=self.strides,
+            padding=pad,
             dilation=self.dilation_rate,
         )
         return self.activation(y)

@@ -83,7 +83,9 @@ class VarianceScaling(Initializer):
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(f"mode: expected fan_in, fan_out or fan_avg, got {mode!r}")
         if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
-            raise ValueError(f"distribution: expected truncated_normal, untruncated_normal or uniform, got {distribution!r}")
+            raise ValueError(
+                f"distribution: expected truncated_normal, untruncated_normal or uniform, got {distribution!r}"
+            )
         self.scale, self.mode, self.distribution = float(scale), mode, distribution
 
     def __call__(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:

@@ -416,8 +416,15 @@ def _probe_output_shape(layer: Layer, input_shape: Any) -> Any:
 class InputLayer(Layer):
     """The layer behind ``Input``: holds the symbolic input's shape and dtype."""
 
-    def __init__(self, shape: Any = None, batch_size: int | None = None, dtype: Any = None, name: str | None = None,
-                 batch_shape: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        shape: Any = None,
+        batch_size: int | None = None,
+        dtype: Any = None,
+        name: str | None = None,
+        batch_shape: Any = None,
+        **kwargs: Any,
+    ) -> None:
         if batch_shape is None:
             if shape is None:
                 raise ValueError("Input: shape is required, e.g. Input(shape=(T, D)) (without the batch axis)")

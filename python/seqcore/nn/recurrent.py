@@ -104,6 +104,8 @@ class RNN(Layer):
         return self.bias_initializer(shape, dtype)
 
     def build(self, input_shape: Any) -> None:
+        if isinstance(input_shape, list):  # [x, *initial_state]
+            input_shape = input_shape[0]
         if not isinstance(input_shape, tuple) or len(input_shape) != 3 or input_shape[-1] is None:
             raise self.incompatible(input_shape, "ndim=3, i.e. (batch, time, features) with known features")
         D, GH = input_shape[-1], self.gates * self.units
@@ -116,6 +118,8 @@ class RNN(Layer):
             self._own_weights.remove(self.bias)  # a fixed zero bias for the kernel, not a weight
 
     def check_input(self, input_shape: Any) -> None:
+        if isinstance(input_shape, list):  # [x, *initial_state]
+            input_shape = input_shape[0]
         if not isinstance(input_shape, tuple) or len(input_shape) != 3:
             raise self.incompatible(input_shape, "ndim=3, i.e. (batch, time, features)")
         if input_shape[-1] != self.kernel.shape[0]:
@@ -149,7 +153,13 @@ class RNN(Layer):
         raise NotImplementedError
 
     def run(
-        self, x: Tensor, *, mask: Any = None, lengths: Any = None, initial_state: Any = None, training: bool = False,
+        self,
+        x: Tensor,
+        *,
+        mask: Any = None,
+        lengths: Any = None,
+        initial_state: Any = None,
+        training: bool = False,
         reverse: bool = False,
     ) -> tuple[Tensor, list[Tensor]]:
         """Run the recurrence: (y [B,T,H] aligned with the inputs, final states)."""
@@ -170,7 +180,11 @@ class RNN(Layer):
             inputs, initial_state = inputs[0], list(inputs[1:]) or initial_state
             mask = mask[0] if isinstance(mask, list) else mask
         y, states = self.run(
-            inputs, mask=mask, lengths=lengths, initial_state=initial_state, training=training,
+            inputs,
+            mask=mask,
+            lengths=lengths,
+            initial_state=initial_state,
+            training=training,
             reverse=self.go_backwards,
         )
         out = states[0]
@@ -254,8 +268,14 @@ class GRU(RNN):
 
     def _run(self, x: Tensor, states: list[Tensor], lengths: Any, reverse: bool) -> tuple[Tensor, list[Tensor]]:
         y, h = F.gru(
-            x, states[0], self.kernel, self.recurrent_kernel, self.bias, reset_after=self.reset_after,
-            lengths=lengths, reverse=reverse,
+            x,
+            states[0],
+            self.kernel,
+            self.recurrent_kernel,
+            self.bias,
+            reset_after=self.reset_after,
+            lengths=lengths,
+            reverse=reverse,
         )
         return y, [h]
 
@@ -276,8 +296,9 @@ class Bidirectional(Layer):
 
     supports_masking = True
 
-    def __init__(self, layer: RNN, merge_mode: str | None = "concat", backward_layer: RNN | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, layer: RNN, merge_mode: str | None = "concat", backward_layer: RNN | None = None, **kwargs: Any
+    ) -> None:
         if not isinstance(layer, RNN):
             raise TypeError(f"Bidirectional: expected a SimpleRNN, LSTM or GRU layer, got {layer!r}")
         if merge_mode not in _MERGE_MODES:
