@@ -199,3 +199,43 @@ def test_float64_models_train_in_float64() -> None:
     model.compile(optimizer="adam", loss="mse")
     model.fit(np.ones((8, 4, 2)), np.ones((8, 1)), verbose=0)
     assert model.predict(np.ones((2, 4, 2))).dtype == np.float64
+
+
+def test_fused_cross_entropy_with_a_padding_mask_ignores_padded_positions() -> None:
+    from seqcore.autograd import functional as F
+
+    rng = np.random.default_rng(0)
+    logits = seqcore.Tensor(rng.normal(size=(2, 4, 5)), requires_grad=True)
+    labels = rng.integers(0, 5, size=(2, 4))
+    mask = np.array([[1, 1, 0, 0], [1, 1, 1, 1]], dtype=bool)
+    loss = F.softmax_cross_entropy(logits, labels, mask=mask)
+    assert np.all(loss.numpy()[~mask] == 0)
+    loss.sum().backward()
+    assert np.all(logits.grad[~mask] == 0) and np.all(np.abs(logits.grad[mask]).sum(axis=-1) > 0)
+    full = F.softmax_cross_entropy(logits.detach(), labels)
+    np.testing.assert_allclose(loss.numpy()[mask], full.numpy()[mask], rtol=1e-12)
+
+
+def test_model_checkpoint_saves_the_best_model_that_loads_again(tmp_path) -> None:
+    seqcore.set_seed(8)
+    x, y = _sequence_task(n=160)
+    model = nn.Sequential([nn.Embedding(20, 4), nn.GRU(4), nn.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    pattern = str(tmp_path / "best-{epoch:02d}.safetensors")
+    ckpt = nn.callbacks.ModelCheckpoint(pattern, monitor="val_loss", save_best_only=True)
+    history = model.fit(x, y, epochs=3, verbose=0, validation_split=0.25, callbacks=[ckpt])
+    saved = sorted(tmp_path.iterdir())
+    assert saved and saved[0].name == "best-01.safetensors"
+    best = int(np.argmin(history.history["val_loss"])) + 1
+    again = seqcore.load_model(tmp_path / f"best-{best:02d}.safetensors")
+    assert again.evaluate(x[120:], y[120:], return_dict=True)["loss"] == pytest.approx(
+        history.history["val_loss"][best - 1], rel=1e-6
+    )
+
+
+def test_demo_command_runs_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
+    from seqcore.cli.main import main
+
+    assert main(["demo", "--epochs", "1", "--no-torch"]) == 0
+    out = capsys.readouterr().out
+    assert "reloaded predictions bit-identical: True" in out and "Total params" in out

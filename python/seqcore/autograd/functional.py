@@ -90,13 +90,21 @@ def rnn(
     return make_many((y, hT), (x, h0, W, U, b), lambda dy, dh: kernels.rnn_backward(cache, dy, dh))
 
 
-def softmax_cross_entropy(logits: Tensor, labels: Any) -> Tensor:
+def softmax_cross_entropy(logits: Tensor, labels: Any, mask: Any = None) -> Tensor:
     """Per-position cross-entropy of softmax(logits) [...,C] against class ids [...] or targets [...,C].
 
-    No reduction: the caller masks and averages.  Labels are not differentiated.
+    ``mask`` [...] (bool or 0/1) zeroes the loss and the gradient at padded positions.  No
+    reduction: the caller averages (``seqcore.losses`` divides by the number of real positions).
+    Labels are not differentiated.
     """
     loss, cache = kernels.softmax_cross_entropy(logits.data, _data(labels))
-    return make(loss, (logits,), lambda g: (kernels.softmax_cross_entropy_backward(cache, g),))
+    if mask is None:
+        return make(loss, (logits,), lambda g: (kernels.softmax_cross_entropy_backward(cache, g),))
+    m = xp_of(loss).asarray(_data(mask))
+    if m.shape != loss.shape:
+        raise ValueError(f"softmax_cross_entropy: mask has shape {m.shape}, expected {loss.shape} (logits' without C)")
+    m = m.astype(loss.dtype)
+    return make(loss * m, (logits,), lambda g: (kernels.softmax_cross_entropy_backward(cache, g * m),))
 
 
 def conv1d(
