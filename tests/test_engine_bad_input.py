@@ -107,3 +107,19 @@ def test_layer_argument_errors_are_clear() -> None:
         lstm(x, mask=np.array([[False, True, True]]))
     with pytest.raises(ValueError, match="initial_state"):
         nn.LSTM(2)(np.ones((1, 3, 2)), initial_state=[np.zeros((1, 2))])
+
+
+def test_fit_data_errors_and_atomic_compile(tmp_path) -> None:
+    model = nn.Sequential([nn.Embedding(10, 4), nn.LSTM(3), nn.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="no samples"):
+        model.fit(np.zeros((0, 5), int), np.zeros(0, int), verbose=0)
+    with pytest.raises(ValueError, match="different lengths; pad"):
+        model.fit([[1, 2], [3]], [0, 1], verbose=0)
+    with pytest.raises(TypeError, match="callbacks: expected a list"):
+        model.fit(np.ones((4, 5), int), np.zeros(4, int), callbacks=3, verbose=0)
+    with pytest.raises(ValueError, match="metric"):
+        model.compile(optimizer="sgd", loss="mse", metrics=["accuracyy"])
+    assert model.compiled_loss[0].name == "sparse_categorical_crossentropy"  # the failed compile changed nothing
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        model.save_weights(tmp_path)

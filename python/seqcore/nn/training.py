@@ -23,7 +23,10 @@ from .layer import training_mode
 
 
 def _as_array(name: str, value: Any) -> np.ndarray:
-    arr = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+    try:
+        arr = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+    except ValueError:  # NumPy refuses ragged nested lists
+        raise ValueError(f"{name}: sequences of different lengths; pad them to one length first") from None
     if arr.dtype == object:
         raise TypeError(f"{name}: expected numeric arrays, got ragged or object data (pad sequences to one length)")
     if arr.ndim == 0:
@@ -92,28 +95,31 @@ class TrainingMixin:
     ) -> None:
         """Choose the optimizer, the loss (one, or per output by list / dict) and the metrics."""
         names = self._output_names_for_training()
-        self.optimizer = optim.get(optimizer)
         if loss is None:
             raise ValueError("compile: loss is required (e.g. 'sparse_categorical_crossentropy')")
-        self.compiled_loss = [losses_mod.get(x) for x in self._per_output("loss", loss, names)]
+        # everything is resolved before anything is set, so a bad argument leaves the model as it was
+        opt = optim.get(optimizer)
+        losses = [losses_mod.get(x) for x in self._per_output("loss", loss, names)]
         if loss_weights is None:
-            self.loss_weights = [1.0] * len(names)
+            weights = [1.0] * len(names)
         else:
-            self.loss_weights = [float(w) for w in self._per_output("loss_weights", loss_weights, names)]
+            weights = [float(w) for w in self._per_output("loss_weights", loss_weights, names)]
         metric_specs = self._per_output("metrics", metrics, names, listy=True) if metrics else [[] for _ in names]
-        self.compiled_metrics = []
+        compiled_metrics = []
         for i, specs in enumerate(metric_specs):
             out_metrics = []
             for spec in specs or []:
-                m = metrics_mod.get(spec, loss=self.compiled_loss[i].name)
+                m = metrics_mod.get(spec, loss=losses[i].name)
                 prefix = f"{names[i]}_" if len(names) > 1 else ""
                 out_metrics.append((prefix + m.name, m))
-            self.compiled_metrics.append(out_metrics)
+            compiled_metrics.append(out_metrics)
+        self.optimizer, self.compiled_loss, self.loss_weights = opt, losses, weights
+        self.compiled_metrics = compiled_metrics
         self._compile_config = {
-            "optimizer": optim.serialize(self.optimizer),
-            "loss": [losses_mod.serialize(x) for x in self.compiled_loss],
+            "optimizer": optim.serialize(opt),
+            "loss": [losses_mod.serialize(x) for x in losses],
             "metrics": [[_metric_name(s) for s in (specs or [])] for specs in metric_specs],
-            "loss_weights": self.loss_weights,
+            "loss_weights": weights,
         }
 
     def _output_names_for_training(self) -> list[str]:
@@ -232,6 +238,10 @@ class TrainingMixin:
         xs, ys = _arrays("x", x, in_names), _arrays("y", y, out_names)
         sws = _arrays("sample_weight", sample_weight, out_names) or [None] * len(ys)
         N = _cardinality(xs, ys, sws)
+        if N == 0:
+            raise ValueError("fit: x holds no samples")
+        if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+            raise TypeError(f"callbacks: expected a list of Callback objects, got {type(callbacks).__name__}")
         batch_size = 32 if batch_size is None else _positive_int("batch_size", batch_size)
         epochs = _positive_int("epochs", epochs) if epochs else 0
         if class_weight is not None:
