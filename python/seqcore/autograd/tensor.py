@@ -111,12 +111,24 @@ def _topological(root: Node) -> list[Node]:
     return order
 
 
-def _accumulate(t: Tensor, g: Any) -> None:
+def _accumulate(t: Tensor, g: Any, claimed: set[int]) -> None:
+    """Add ``g`` into ``t``'s gradient slot.
+
+    A leaf owns its ``.grad``: it is never a (read-only) view, the caller's upstream array, or
+    an array another leaf holds.  ``claimed`` has the ids of arrays already handed out this
+    backward pass; a fresh array a kernel just returned is kept without a copy.
+    """
     if g.dtype != t.data.dtype:  # mixed-precision ops: the gradient takes its input's dtype
         g = g.astype(t.data.dtype)
     node = t._node
-    if node is None:  # a leaf owns its .grad: never a (read-only) view or an array shared with another leaf
-        t.grad = g.copy() if t.grad is None else t.grad + g
+    if node is None:
+        if t.grad is not None:
+            t.grad = t.grad + g
+        elif id(g) in claimed or g.base is not None or not g.flags.writeable:
+            t.grad = g.copy()
+        else:
+            t.grad = g
+        claimed.add(id(t.grad))
     else:
         slot = node.grads[t._index]
         node.grads[t._index] = g if slot is None else slot + g
@@ -221,10 +233,10 @@ class Tensor:
             grad = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=self.data.dtype)
             if grad.shape != self.data.shape:
                 raise ValueError(f"backward: grad has shape {grad.shape}, expected {self.shape}")
+        claimed = {id(grad)}  # the caller keeps its array: a leaf copies it
+        _accumulate(self, grad, claimed)
         if self._node is None:
-            _accumulate(self, grad)
             return
-        _accumulate(self, grad)
         for node in reversed(_topological(self._node)):
             grads, node.grads = node.grads, [None] * node.n_out
             if all(g is None for g in grads):
@@ -232,7 +244,7 @@ class Tensor:
             in_grads = node.backward(grads[0]) if node.n_out == 1 else node.backward(*grads)
             for t, g in zip(node.inputs, in_grads):
                 if g is not None and t.requires_grad:
-                    _accumulate(t, g)
+                    _accumulate(t, g, claimed)
 
     # ---- operators
     def __add__(self, other: ArrayLike) -> Tensor:
