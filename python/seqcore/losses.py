@@ -235,8 +235,7 @@ class LossFunctionWrapper(Loss):
 
 
 def _snake(name: str) -> str:
-    out = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
-    return out.replace("crossentropy", "crossentropy")
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 
 _BY_NAME: dict[str, type[Loss]] = {

@@ -172,11 +172,7 @@ class Model(TrainingMixin, SavingMixin, Layer):
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         if self._graph_nodes is not None:
-            return (
-                map_structure(lambda t: t.shape, self._output_struct)
-                if not isinstance(self._output_struct, KerasTensor)
-                else self._output_struct.shape
-            )
+            return map_structure(lambda t: t.shape, self._output_struct)
         return super().compute_output_shape(input_shape)
 
     # ---- summary
