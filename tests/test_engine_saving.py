@@ -159,3 +159,32 @@ def test_lambda_layers_save_by_reference_and_refuse_anonymous_functions(tmp_path
 
 def np_free_last_step(t: seqcore.Tensor) -> seqcore.Tensor:
     return t[:, -1, :]
+
+
+def test_slicing_symbolic_tensors_in_a_loop_binds_each_step_and_saves(tmp_path: Path) -> None:
+    # the music model's pattern: x = X[:, t, :] inside a Python loop over t
+    Tx, n_values, n_a = 5, 4, 6
+    X = nn.Input(shape=(Tx, n_values))
+    a0, c0 = nn.Input(shape=(n_a,), name="a0"), nn.Input(shape=(n_a,), name="c0")
+    cell, densor, reshaper = (
+        nn.LSTM(n_a, return_state=True),
+        nn.Dense(n_values, activation="softmax"),
+        nn.Reshape((1, n_values)),
+    )
+    a, c, outputs = a0, c0, []
+    for t in range(Tx):
+        _, a, c = cell(reshaper(X[:, t, :]), initial_state=[a, c])
+        outputs.append(densor(a))
+    model = nn.Model([X, a0, c0], outputs)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, Tx, n_values))
+    zeros = np.zeros((3, n_a))
+    got = model.predict([x, zeros, zeros])
+    # step t must read x[:, t]: rebuild the recurrence by hand with the same layers
+    a_t, c_t = zeros, zeros
+    for t in range(Tx):
+        _, a_t, c_t = cell(x[:, t : t + 1, :], initial_state=[a_t, c_t])
+        np.testing.assert_allclose(got[t], densor(a_t).numpy(), rtol=1e-5, atol=1e-6)
+    model.save(tmp_path / "music.safetensors")
+    again = seqcore.load_model(tmp_path / "music.safetensors")
+    assert all(np.array_equal(p, q) for p, q in zip(got, again.predict([x, zeros, zeros])))

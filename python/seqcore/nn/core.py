@@ -273,6 +273,52 @@ class Lambda(Layer):
         return cls(fn, **config)
 
 
+def _encode_index(index: Any) -> Any:
+    """A basic index (ints, slices, None, Ellipsis) as JSON-able data; anything else is an error."""
+    items = index if isinstance(index, tuple) else (index,)
+    out: list[Any] = []
+    for item in items:
+        if isinstance(item, slice):
+            out.append({"slice": [item.start, item.stop, item.step]})
+        elif item is Ellipsis:
+            out.append({"ellipsis": True})
+        elif item is None or (isinstance(item, (int, np.integer)) and not isinstance(item, bool)):
+            out.append(None if item is None else int(item))
+        else:
+            raise TypeError(f"GetItem: only ints, slices, None and ... can index a symbolic tensor, got {item!r}")
+    return out
+
+
+def _decode_index(items: list[Any]) -> tuple:
+    def one(item: Any) -> Any:
+        if isinstance(item, dict):
+            return Ellipsis if "ellipsis" in item else slice(*item["slice"])
+        return item
+
+    return tuple(one(item) for item in items)
+
+
+class GetItem(Layer):
+    """Basic indexing of the input, ``x[index]`` (what ``X[:, t, :]`` on a symbolic tensor builds)."""
+
+    def __init__(self, index: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.index = _decode_index(_encode_index(index))  # validated, and a tuple whatever was given
+
+    def call(self, inputs: Tensor) -> Tensor:
+        if self.index and self.index[0] not in (slice(None), Ellipsis):
+            raise ValueError(f"Layer '{self.name}' (GetItem): the first index must keep the batch axis (':')")
+        return inputs[self.index]
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "index": _encode_index(self.index)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> GetItem:
+        config = dict(config)
+        return cls(_decode_index(config.pop("index")), **config)
+
+
 def _broadcast_node(x: Tensor, out: Any, axis: int) -> Tensor:
     return ops.make(out, (x,), lambda g: (g.sum(axis=axis),))
 

@@ -96,9 +96,10 @@ class KerasTensor:
         return f"<KerasTensor shape={format_shape(self.shape)} dtype={self.dtype} from {producer!r}>"
 
     def __getitem__(self, index: Any) -> KerasTensor:
-        from .core import Lambda  # noqa: PLC0415  (core builds on this module)
+        """``X[:, t, :]`` on a symbolic tensor: a ``GetItem`` layer holding the index (saved with the model)."""
+        from .core import GetItem  # noqa: PLC0415  (core builds on this module)
 
-        return Lambda(lambda x: x[index], name=unique_name("getitem"))(self)
+        return GetItem(index)(self)
 
 
 class GraphNode:
