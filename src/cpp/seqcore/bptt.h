@@ -17,17 +17,20 @@ inline std::unique_ptr<T[]> scratch(index_t n) {
 
 // The GEMMs after the time loop, over all N = B*T rows at once:
 //   dx[N,D] = dG[N,K] W^T,   dW[D,K] = x^T dG   (W: [D,K], K = G*H).
+// awake: the loop's per-step products kept the GEMM library's threads busy (gemm_threads_awake),
+// so these products use them from the per-step size on instead of paying for a wake-up.
 template <typename T>
-inline void input_gradients(index_t N, index_t D, index_t K, const T* x, const T* W, const T* dG, T* dx, T* dW) {
-    gemm<T>(false, true, N, D, K, dG, K, W, K, false, dx, D);
-    gemm<T>(true, false, D, K, N, x, D, dG, K, false, dW, K);
+inline void input_gradients(index_t N, index_t D, index_t K, const T* x, const T* W, const T* dG, T* dx, T* dW,
+                            bool awake) {
+    gemm<T>(false, true, N, D, K, dG, K, W, K, false, dx, D, awake);
+    gemm<T>(true, false, D, K, N, x, D, dG, K, false, dW, K, awake);
 }
 
 // dU[H,K] = Hprev^T dG over N rows; dG has row stride ldg, dU row stride ldu.
 template <typename T>
 inline void recurrent_gradient(index_t N, index_t H, index_t K, const T* Hprev, const T* dG, index_t ldg, T* dU,
-                               index_t ldu) {
-    gemm<T>(true, false, H, K, N, Hprev, H, dG, ldg, false, dU, ldu);
+                               index_t ldu, bool awake) {
+    gemm<T>(true, false, H, K, N, Hprev, H, dG, ldg, false, dU, ldu, awake);
 }
 
 // x for the weight-gradient GEMM: padding rows hold whatever the caller left there (NaN
@@ -53,12 +56,13 @@ inline void weight_gradients(index_t B, index_t T_, index_t D, index_t H, index_
                              const T* W, const T* y, const index_t* lengths, bool reverse, const T* dG, T* dx, T* dW,
                              T* dU, T* db) {
     const index_t N = B * T_;
+    const bool awake = gemm_threads_awake(B, K, H);  // the loop's per-step product dG U^T
     std::unique_ptr<T[]> x_copy;
-    input_gradients(N, D, K, x_without_padding(x, B, T_, D, lengths, x_copy), W, dG, dx, dW);
+    input_gradients(N, D, K, x_without_padding(x, B, T_, D, lengths, x_copy), W, dG, dx, dW, awake);
     column_sums(dG, N, K, K, db);
     auto Hprev = scratch<T>(N * H);
     previous_states(B, T_, H, h0, y, lengths, reverse, Hprev.get());
-    recurrent_gradient(N, H, K, Hprev.get(), dG, K, dU, K);
+    recurrent_gradient(N, H, K, Hprev.get(), dG, K, dU, K, awake);
 }
 
 // Starts the carried gradient: a copy of the given final-state gradient, or zeros.

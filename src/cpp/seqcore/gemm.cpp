@@ -97,6 +97,15 @@ template void gemm<float>(bool, bool, index_t, index_t, index_t, const float*, i
 template void gemm<double>(bool, bool, index_t, index_t, index_t, const double*, index_t, const double*, index_t,
                            bool, double*, index_t, bool);
 
+bool gemm_threads_awake(index_t M, index_t N, index_t K) {
+#ifdef SEQCORE_HAVE_OPENBLAS
+    return get_num_threads() > 1 && blas_fits(M, N, K, K, N, N, true);
+#else
+    (void)M, (void)N, (void)K;
+    return false;
+#endif
+}
+
 void set_num_threads(int n) {
 #ifdef _OPENMP
     omp_set_num_threads(n);

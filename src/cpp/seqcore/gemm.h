@@ -17,6 +17,11 @@ template <typename T>
 void gemm(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, const T* A, index_t lda, const T* B,
           index_t ldb, bool accumulate, T* C, index_t ldc, bool per_step = false);
 
+// Whether a product of this shape repeated at every step (per_step) runs on the GEMM
+// library's threads, which are then awake right after such a time loop: the one-off
+// products that follow may use them from the per-step size on.
+bool gemm_threads_awake(index_t M, index_t N, index_t K);
+
 // Threads used by GEMMs and by the element-wise kernels (OpenMP when built with it).
 void set_num_threads(int n);
 int get_num_threads();

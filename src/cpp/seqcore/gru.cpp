@@ -148,20 +148,21 @@ void gru_backward(index_t B, index_t T_, index_t D, index_t H, const T* x, const
         }
         copy_n(dh_next.get(), B * H, dh);
     }
+    const bool awake = gemm_threads_awake(B, H, G);  // the loop's per-step products with U^T
     std::unique_ptr<T[]> x_copy;
-    input_gradients(N, D, G, x_without_padding(x, B, T_, D, lengths, x_copy), W, dGx.get(), dx, dW);
+    input_gradients(N, D, G, x_without_padding(x, B, T_, D, lengths, x_copy), W, dGx.get(), dx, dW, awake);
     column_sums(dGx.get(), N, G, G, db);
     auto Hprev = scratch<T>(N * H);
     previous_states(B, T_, H, h0, y, lengths, reverse, Hprev.get());
     if (reset_after) {
-        recurrent_gradient(N, H, G, Hprev.get(), dGr.get(), G, dU, G);
+        recurrent_gradient(N, H, G, Hprev.get(), dGr.get(), G, dU, G, awake);
         column_sums(dGr.get(), N, G, G, db + G);
     } else {
-        recurrent_gradient(N, H, 2 * H, Hprev.get(), dGx.get(), G, dU, G);
+        recurrent_gradient(N, H, 2 * H, Hprev.get(), dGx.get(), G, dU, G, awake);
         for_rows(N, 2 * H, [&](index_t row) {  // Hprev becomes r * h_prev in place
             Vec<T>(Hprev.get() + row * H, H) *= CVec<T>(gates + row * G + H, H);
         });
-        recurrent_gradient(N, H, H, Hprev.get(), dGx.get() + 2 * H, G, dU + 2 * H, G);
+        recurrent_gradient(N, H, H, Hprev.get(), dGx.get() + 2 * H, G, dU + 2 * H, G, awake);
     }
 }
 
