@@ -373,8 +373,8 @@ py::array rnn_cell(const py::array& x, const py::array& h, const py::array& W, c
 
 // ---------------------------------------------------------------- softmax family ([N,C] views)
 
-// Rows and classes of an array viewed as [N, C] over its last axis.
-std::pair<index_t, index_t> rows_classes(const py::array& a, const char* name) {
+// Rows and last-axis size (classes C, features F) of an array viewed as [N, C] over its last axis.
+std::pair<index_t, index_t> rows_last_axis(const py::array& a, const char* name) {
     if (a.ndim() < 1 || a.shape(a.ndim() - 1) == 0)
         throw py::value_error(std::string(name) + " must have a non-empty last axis, got shape " +
                               shape_str(shape_of(a)));
@@ -384,7 +384,7 @@ std::pair<index_t, index_t> rows_classes(const py::array& a, const char* name) {
 
 template <typename Kernel>
 py::array unary_rows(const py::array& x, const char* name, Kernel kernel) {
-    const auto [N, C] = rows_classes(x, name);
+    const auto [N, C] = rows_last_axis(x, name);
     return by_dtype(x, name, [&, N = N, C = C](auto tag) -> py::array {
         using T = decltype(tag);
         const T* px = in<T>(x, name, shape_of(x));
@@ -400,7 +400,7 @@ py::array unary_rows(const py::array& x, const char* name, Kernel kernel) {
 
 template <typename Kernel>
 py::array binary_rows(const py::array& y, const py::array& dy, Kernel kernel) {
-    const auto [N, C] = rows_classes(y, "y");
+    const auto [N, C] = rows_last_axis(y, "y");
     return by_dtype(y, "y", [&, N = N, C = C](auto tag) -> py::array {
         using T = decltype(tag);
         const T *pyv = in<T>(y, "y", shape_of(y)), *pdy = in<T>(dy, "dy", shape_of(y));
@@ -432,7 +432,7 @@ void label_ptrs(const py::array& logits, const py::array& labels, index_t N, ind
 }
 
 py::tuple softmax_cross_entropy(const py::array& logits, const py::array& labels) {
-    const auto [N, C] = rows_classes(logits, "logits");
+    const auto [N, C] = rows_last_axis(logits, "logits");
     return by_dtype(logits, "logits", [&, N = N, C = C](auto tag) -> py::tuple {
         using T = decltype(tag);
         const T* px = in<T>(logits, "logits", shape_of(logits));
@@ -453,7 +453,7 @@ py::tuple softmax_cross_entropy(const py::array& logits, const py::array& labels
 }
 
 py::array softmax_cross_entropy_backward(const py::array& probs, const py::array& labels, const py::array& dloss) {
-    const auto [N, C] = rows_classes(probs, "probs");
+    const auto [N, C] = rows_last_axis(probs, "probs");
     return by_dtype(probs, "probs", [&, N = N, C = C](auto tag) -> py::array {
         using T = decltype(tag);
         const T* pp = in<T>(probs, "probs", shape_of(probs));
@@ -643,21 +643,12 @@ py::array embedding_backward(const py::array& ids, const py::array& dy, index_t 
 
 // ---------------------------------------------------------------- normalization ([N,F] views)
 
-// x: [...,F] with a non-empty last axis: the (N, F) of its row view.
-std::pair<index_t, index_t> rows_features(const py::array& x, const char* name) {
-    if (x.ndim() < 1 || x.shape(x.ndim() - 1) == 0)
-        throw py::value_error(std::string(name) + " must have a non-empty last axis, got shape " +
-                              shape_str(shape_of(x)));
-    const index_t F = x.shape(x.ndim() - 1);
-    return {x.size() / F, F};
-}
-
 void check_eps(double eps) {
     if (!(eps >= 0.0)) throw py::value_error("eps must be >= 0, got " + std::to_string(eps));
 }
 
 py::tuple layer_norm_forward(const py::array& x, const py::array& gamma, const py::array& beta, double eps) {
-    const auto [N, F] = rows_features(x, "x");
+    const auto [N, F] = rows_last_axis(x, "x");
     check_eps(eps);
     return by_dtype(x, "x", [&, N = N, F = F](auto tag) -> py::tuple {
         using T = decltype(tag);
@@ -679,7 +670,7 @@ py::tuple layer_norm_forward(const py::array& x, const py::array& gamma, const p
 template <typename Kernel>
 py::tuple norm_backward(const py::array& xhat, const py::array& rstd, const py::array& gamma, const py::array& dy,
                         bool per_row, Kernel kernel) {
-    const auto [N, F] = rows_features(xhat, "xhat");
+    const auto [N, F] = rows_last_axis(xhat, "xhat");
     return by_dtype(xhat, "xhat", [&, N = N, F = F](auto tag) -> py::tuple {
         using T = decltype(tag);
         const T *ph = in<T>(xhat, "xhat", shape_of(xhat)), *pr = in<T>(rstd, "rstd", {per_row ? N : F});
@@ -697,7 +688,7 @@ py::tuple norm_backward(const py::array& xhat, const py::array& rstd, const py::
 }
 
 py::tuple batch_norm_forward(const py::array& x, const py::array& gamma, const py::array& beta, double eps) {
-    const auto [N, F] = rows_features(x, "x");
+    const auto [N, F] = rows_last_axis(x, "x");
     check_eps(eps);
     if (N == 0) throw py::value_error("x must have at least one row to normalize over, got " + shape_str(shape_of(x)));
     return by_dtype(x, "x", [&, N = N, F = F](auto tag) -> py::tuple {
