@@ -9,6 +9,7 @@ from . import (  # noqa: E402,I001  (above autograd, below nn)
     nn,  # noqa: E402
     optim,
 )
+from ._atomic import CorruptFileError
 from ._backend import BACKENDS, get_backend, set_backend, use_backend
 from ._config import floatx, set_floatx, set_seed
 from ._threads import get_num_threads, set_num_threads
@@ -19,6 +20,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BACKENDS",
+    "CorruptFileError",
     "Tensor",
     "Variable",
     "floatx",

@@ -44,7 +44,6 @@ import json
 import math
 import os
 import platform
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -1133,30 +1132,17 @@ def cpu_info() -> dict[str, Any]:
 
 
 def _atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None], binary: bool) -> None:
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:  # mkstemp makes the file private (0600); give it the usual mode, or the replaced file's
-            mode = os.stat(path).st_mode & 0o777
-        except OSError:
-            mode = 0o644
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Call ``write(fh)`` on a file that replaces ``path`` only once complete (see ``seqcore._atomic``)."""
+    from ._atomic import atomic_open  # noqa: PLC0415  (kept local: only result files need it)
+
+    with atomic_open(path, "wb" if binary else "w") as fh:
+        write(fh)
 
 
 def save_json(
     rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], meta: Mapping[str, Any] | None = None
 ) -> None:
-    """Write ``{"meta": ..., "rows": [...]}`` to ``path`` atomically (temp file in the same folder, then os.replace)."""
+    """Write ``{"meta": ..., "rows": [...]}`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
     doc = {"meta": dict(meta or {}), "rows": [dict(r) for r in rows]}
 
     def write(fh: Any) -> None:

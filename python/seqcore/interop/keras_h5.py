@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
 import warnings
 import zipfile
 from collections.abc import Sequence
@@ -42,6 +41,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from .._atomic import atomic_path
 from ._common import (
     Array,
     ModelOrLayer,
@@ -392,8 +392,9 @@ def write_keras_weights(path: PathLike, model: ModelOrLayer) -> None:
     ``lstm/lstm_cell/kernel``).  Keras 3 loads it with ``model.load_weights(path)`` when
     ``path`` ends in ``.h5`` (``by_name=True`` works too), as does ``load_keras_weights``.
 
-    The file is written to a temporary file in the same directory, flushed and fsynced,
-    then renamed over ``path``, so readers never see a partial file.
+    The file is written through ``seqcore._atomic.atomic_path`` (temporary file in the same
+    folder, fsync, rename), so readers never see a partial file and a failed or killed
+    write leaves the old one.
     """
     h5py = _h5py()
     layers = flat_layers(model)
@@ -404,42 +405,13 @@ def write_keras_weights(path: PathLike, model: ModelOrLayer) -> None:
         seen[layer.name] = layer
     contents = [(layer, keras_weight_names(layer), layer_weights(layer)) for layer in layers]
 
-    target = os.path.abspath(os.fspath(path))
-    directory, base = os.path.split(target)
-    tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode 0o666 minus the umask, like open()
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["layer_names"] = _bytes_list([layer.name for layer in layers])
-            f.attrs["backend"] = b"seqcore"
-            f.attrs["keras_version"] = _LAYOUT_VERSION.encode("utf8")
-            for layer, names, arrays in sorted(contents, key=lambda c: c[0].name):  # as Keras: no prefix clashes
-                group = f.create_group(layer.name)
-                group.attrs["weight_names"] = _bytes_list(names)
-                for name, arr in zip(names, arrays):
-                    group.create_dataset(name, data=arr)
-            f.create_group("top_level_model_weights").attrs["weight_names"] = _bytes_list([])
-            f.flush()
-        fd = os.open(tmp, os.O_RDWR)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable (POSIX; not possible on every platform)
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["layer_names"] = _bytes_list([layer.name for layer in layers])
+        f.attrs["backend"] = b"seqcore"
+        f.attrs["keras_version"] = _LAYOUT_VERSION.encode("utf8")
+        for layer, names, arrays in sorted(contents, key=lambda c: c[0].name):  # as Keras: no prefix clashes
+            group = f.create_group(layer.name)
+            group.attrs["weight_names"] = _bytes_list(names)
+            for name, arr in zip(names, arrays):
+                group.create_dataset(name, data=arr)
+        f.create_group("top_level_model_weights").attrs["weight_names"] = _bytes_list([])

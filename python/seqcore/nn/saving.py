@@ -4,84 +4,159 @@
 JSON config (and its compile settings); the tensors are the weights, keyed by variable
 name ("lstm/kernel"), plus the optimizer's slots under "optimizer/...".  Any safetensors
 reader can open it; ``json.loads(safe_open(path, "np").metadata()["seqcore.config"])``
-shows the architecture.  Files are written to a temporary name in the same folder,
-fsynced, then renamed over the target, so a crash never leaves a half-written model.
+shows the architecture.
+
+Crash safety: files are written through ``seqcore._atomic`` (temporary file in the same
+folder, fsync, rename, fsync of the folder), so a crash or kill mid-save leaves the old file.
+
+Integrity: safetensors has no checksum, so the metadata key ``seqcore.checksum`` holds a
+CRC-32 of every tensor's bytes and one of the header (metadata, tensor names, dtypes and
+shapes), and every load verifies them: a truncated or damaged file raises
+``seqcore.CorruptFileError`` (a ``ValueError``) naming the file and the damage, never
+loads garbage.  Format version 2 files must carry the checksum (so damage to its key is
+caught too); version 1 files (older seqcore) and safetensors files from other tools have
+none, and load unverified beyond safetensors' own structure checks.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import struct
-import tempfile
+import zlib
 from typing import Any
 
 import numpy as np
 
+from .._atomic import CorruptFileError, atomic_write_bytes
+
 FORMAT = "seqcore.model"
-VERSION = "1"
+VERSION = "2"  # 2: version 1 plus the mandatory "seqcore.checksum"
+READABLE_VERSIONS = ("1", "2")
+CHECKSUM_KEY = "seqcore.checksum"
+_CHECKSUM_ALGORITHM = "crc32"  # zlib's CRC-32: ~3.5 GB/s, catches every burst error up to 32 bits
 
 
 # ---------------------------------------------------------------- files
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder, fsync, and rename."""
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise IsADirectoryError(
-            f"save: {path!r} is a folder; give a file name, e.g. {os.path.join(path, 'model.safetensors')!r}"
-        )
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"save: folder {folder!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable where the OS allows
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+def _crc(data: Any) -> str:
+    return f"{zlib.crc32(data) & 0xFFFFFFFF:08x}"
+
+
+def _header_digest(tensors: dict[str, np.ndarray], crcs: dict[str, str], metadata: dict[str, str]) -> str:
+    """CRC-32 of everything in the header that matters: the metadata and each tensor's name, dtype and shape."""
+    described = {
+        "metadata": {k: v for k, v in metadata.items() if k != CHECKSUM_KEY},
+        "tensors": {k: [v.dtype.name, list(v.shape), crcs[k]] for k, v in tensors.items()},
+    }
+    return _crc(json.dumps(described, sort_keys=True, separators=(",", ":")).encode("utf-8"))
+
+
+def _little_endian(value: Any) -> np.ndarray:
+    arr = np.ascontiguousarray(value)
+    if arr.dtype.byteorder == ">":  # safetensors stores little-endian bytes; checksum those
+        arr = np.ascontiguousarray(arr.astype(arr.dtype.newbyteorder("<")))
+    return arr
 
 
 def _write(path: Any, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
+    """Write a checksummed safetensors file atomically (see the module docstring)."""
+    # bytes, not safetensors' save_file: that one writes its own unsynced, private (0600) temporary file
     from safetensors.numpy import save  # noqa: PLC0415  (optional until saving)
 
-    atomic_write(path, save({k: np.ascontiguousarray(v) for k, v in tensors.items()}, metadata=metadata))
+    arrays = {k: _little_endian(v) for k, v in tensors.items()}
+    crcs = {k: _crc(v) for k, v in arrays.items()}
+    metadata = {k: v for k, v in metadata.items() if k != CHECKSUM_KEY}
+    metadata[CHECKSUM_KEY] = json.dumps(
+        {"algorithm": _CHECKSUM_ALGORITHM, "header": _header_digest(arrays, crcs, metadata), "tensors": crcs},
+        sort_keys=True,
+    )
+    atomic_write_bytes(path, save(arrays, metadata=metadata))
 
 
 def _read(path: Any) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Tensors and header metadata of a safetensors file, with clear errors for damaged files."""
+    """Tensors and header metadata of a safetensors file, verified against its checksum if it has one.
+
+    Raises FileNotFoundError / IsADirectoryError naming ``path`` when there is no file, and
+    CorruptFileError (a ValueError) naming it and the damage when its contents are broken.
+    """
     from safetensors.numpy import load  # noqa: PLC0415
 
-    path = os.fspath(path)
+    name = os.fspath(path)
     try:
-        with open(path, "rb") as f:
+        with open(name, "rb") as f:
             data = f.read()
     except FileNotFoundError:
-        raise FileNotFoundError(f"load: no such file {path!r}") from None
+        raise FileNotFoundError(f"load: no such file {name!r}") from None
+    except IsADirectoryError:
+        raise IsADirectoryError(f"load: {name!r} is a folder, not a saved model or weights file") from None
     if len(data) < 8:
-        raise ValueError(f"load: {path!r} is not a seqcore/safetensors file (only {len(data)} bytes)")
+        raise CorruptFileError(f"load: {name!r} is not a seqcore/safetensors file (only {len(data)} bytes)")
     (n,) = struct.unpack("<Q", data[:8])
     try:
         if n > len(data) - 8:
-            raise ValueError("header longer than the file")
+            raise ValueError(f"the header claims {n} bytes but the file has only {len(data)}: truncated?")
         header = json.loads(data[8 : 8 + n])
+        if not isinstance(header, dict):
+            raise ValueError("the header is not a JSON object")
+        metadata = header.get("__metadata__") or {}
+        if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+            raise ValueError("the header's __metadata__ is not a table of strings")
         tensors = load(data)
     except Exception as exc:  # safetensors raises its own error type
-        raise ValueError(f"load: {path!r} is corrupted or not a safetensors file ({exc})") from None
-    return tensors, dict(header.get("__metadata__") or {})
+        raise CorruptFileError(f"load: {name!r} is corrupted or not a safetensors file ({exc})") from None
+    _verify(name, tensors, metadata)
+    return tensors, metadata
+
+
+def _verify(name: str, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
+    """Check the tensors and header against ``seqcore.checksum``; CorruptFileError naming the damage."""
+
+    def damaged(what: str) -> CorruptFileError:
+        return CorruptFileError(f"load: {name!r} is corrupted: {what}; the file was damaged after it was written")
+
+    record_text = metadata.get(CHECKSUM_KEY)
+    if record_text is None:
+        if metadata.get("format", "").startswith(FORMAT) and metadata.get("version") not in (None, "1"):
+            raise damaged(
+                f"its checksum ({CHECKSUM_KEY!r}), which format version {metadata['version']} requires, is missing"
+            )
+        return  # older seqcore or another tool: nothing to verify against
+    try:
+        record = json.loads(record_text)
+        algorithm, expected, header = record["algorithm"], record["tensors"], record["header"]
+        if not isinstance(expected, dict):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        raise damaged("its checksum record is unreadable") from None
+    if algorithm != _CHECKSUM_ALGORITHM:
+        raise CorruptFileError(
+            f"load: {name!r} has a {algorithm!r} checksum, which this seqcore cannot verify (it knows only "
+            f"{_CHECKSUM_ALGORITHM!r}): the file is damaged or from a newer seqcore"
+        )
+    crcs = {}
+    for key, arr in tensors.items():
+        crcs[key] = _crc(np.ascontiguousarray(arr))
+        if key not in expected:
+            raise damaged(f"tensor {key!r} is not in its checksum record (a damaged tensor name?)")
+        if crcs[key] != expected[key]:
+            raise damaged(f"the data of tensor {key!r} does not match its checksum")
+    absent = [key for key in expected if key not in tensors]
+    if absent:
+        raise damaged(f"tensor(s) {', '.join(map(repr, absent))} listed in its checksum record are missing")
+    if _header_digest(tensors, crcs, metadata) != header:
+        raise damaged("its header (metadata, architecture, tensor names, dtypes or shapes) does not match its checksum")
+
+
+def _json_entry(path: Any, metadata: dict[str, str], key: str) -> Any:
+    """A JSON metadata entry; unverified (version 1) files may hold a damaged one."""
+    try:
+        return json.loads(metadata[key])
+    except ValueError as exc:
+        raise CorruptFileError(
+            f"load: {os.fspath(path)!r} is corrupted: its {key!r} entry is not JSON ({exc})"
+        ) from None
 
 
 def _order(metadata: dict[str, str]) -> list[str] | None:
@@ -295,17 +370,18 @@ def load_model(path: Any, custom_objects: dict[str, Any] | None = None, compile:
             f"load_model: {os.fspath(path)!r} holds no model architecture (was it written by "
             "save_weights? use model.load_weights)"
         )
-    if metadata.get("version") != VERSION:
+    if metadata.get("version") not in READABLE_VERSIONS:
         raise ValueError(
             f"load_model: {os.fspath(path)!r} has format version {metadata.get('version')}, this "
-            f"seqcore reads version {VERSION}"
+            f"seqcore reads version {' or '.join(READABLE_VERSIONS)}"
         )
-    model = deserialize_layer(json.loads(metadata["seqcore.config"]), custom_objects)
+    config = _json_entry(path, metadata, "seqcore.config")
+    model = deserialize_layer(config, custom_objects)
     if not model.built:
         raise ValueError("load_model: the saved model has no input shape, so its weights cannot be created")
     model._assign(tensors, os.fspath(path), order=_order(metadata))
     if compile and "seqcore.compile" in metadata:
-        cc = json.loads(metadata["seqcore.compile"])
+        cc = _json_entry(path, metadata, "seqcore.compile")
         losses = [losses_mod.get(spec) for spec in cc["loss"]]
         metrics = cc["metrics"] if any(cc["metrics"]) else None
         names = model._output_names_for_training()
