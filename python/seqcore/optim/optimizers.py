@@ -75,6 +75,14 @@ def _learning_rate(value: Any) -> float | LearningRateSchedule:
     return _number("learning_rate", value, 0.0, what="a non-negative float or a LearningRateSchedule")
 
 
+def _clip_by_norm_or_nan(grads: list[np.ndarray], max_norm: float) -> list[np.ndarray]:
+    """grads scaled to a joint norm of at most max_norm; all NaN when that norm is NaN or Inf."""
+    clipped, norm = K.clip_by_global_norm(grads, max_norm)
+    if math.isfinite(norm):
+        return clipped
+    return [np.full_like(g, np.nan) for g in grads]
+
+
 class Optimizer(ABC):
     """Base class.  Subclasses name their slots (``_slots_used``) and run one kernel per variable (``_update``)."""
 
@@ -252,13 +260,18 @@ class Optimizer(ABC):
         return np.ascontiguousarray(g, dtype=param.dtype)  # a copy only when a cast or a reorder is needed
 
     def _clip(self, grads: list[np.ndarray]) -> list[np.ndarray]:
-        """Clipped copies (never the caller's arrays changed), as Keras's ``_clip_gradients``."""
+        """Clipped copies (never the caller's arrays changed), as Keras's ``_clip_gradients``.
+
+        A norm that is not finite (a NaN or Inf in the gradients it covers) makes every gradient it covers NaN,
+        as Keras 3 does for ``global_clipnorm``: ``K.clip_by_global_norm`` leaves such arrays unscaled for its
+        caller to decide, and applying them would give the finite gradients an unclipped step.
+        """
         if not grads:
             return grads
         if self.clipnorm is not None:
-            return [K.clip_by_global_norm([g], self.clipnorm)[0][0] for g in grads]
+            return [_clip_by_norm_or_nan([g], self.clipnorm)[0] for g in grads]
         if self.global_clipnorm is not None:
-            return K.clip_by_global_norm(grads, self.global_clipnorm)[0]
+            return _clip_by_norm_or_nan(grads, self.global_clipnorm)
         if self.clipvalue is not None:
             return K.clip_by_value(grads, -self.clipvalue, self.clipvalue)
         return grads

@@ -50,6 +50,15 @@ inline PacketF sigmoid_packet(const PacketF& x) {
     return ei::pdiv(one, ei::padd(one, ei::pexp(ei::pnegate(x))));
 }
 
+// Eigen's pexp clamps its argument at about -88.4, so exp(-inf) would come out as 2.9e-39 and a masked
+// logit would keep probability and gradient.  Below log(FLT_MIN) IEEE exp is subnormal or zero; it is
+// zero here (off by under 1.2e-38 absolute for subnormal results).  NaN fails the comparison and stays NaN.
+inline PacketF exp_packet(const PacketF& x) {
+    namespace ei = Eigen::internal;
+    const PacketF log_min_normal = ei::pset1<PacketF>(-87.33654475f);
+    return ei::pselect(ei::pcmp_lt(x, log_min_normal), ei::pzero(x), ei::pexp(x));
+}
+
 }  // namespace detail
 
 template <typename T>
@@ -71,7 +80,7 @@ inline void tanh_(T* a, index_t n) {
 template <typename T>
 inline void exp_(T* a, index_t n) {
     if constexpr (std::is_same_v<T, float>)
-        detail::packets(a, n, [](const detail::PacketF& x) { return Eigen::internal::pexp(x); });
+        detail::packets(a, n, detail::exp_packet);
     else
         for (index_t k = 0; k < n; ++k) a[k] = std::exp(a[k]);
 }
