@@ -99,6 +99,10 @@ def assert_same_values(actual: Any, expected: Any, what: str) -> None:
         assert len(actual) == len(expected), what
         for k, (a, e) in enumerate(zip(actual, expected)):
             assert_same_values(a, e, f"{what}[{k}]")
+    elif isinstance(expected, dict):
+        assert isinstance(actual, dict) and sorted(actual) == sorted(expected), what
+        for key in expected:
+            assert_same_values(actual[key], expected[key], f"{what}[{key!r}]")
     else:
         assert actual == expected, what
 

@@ -2,6 +2,8 @@
 
 #include <Eigen/Core>
 #include <limits>
+#include <mutex>
+#include <shared_mutex>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -13,6 +15,11 @@
 namespace seqcore {
 
 namespace {
+// The GEMM library's thread count is the core's one piece of mutable global state.  OpenBLAS does
+// not guard a change of it against products running on other threads (kernels run with the GIL
+// released), so products hold this lock shared and set_num_threads holds it exclusively.
+std::shared_mutex threads_mutex;
+
 template <typename T>
 using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 template <typename T>
@@ -84,8 +91,10 @@ void gemm(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, const T* 
         return;
     }
 #ifdef SEQCORE_HAVE_OPENBLAS
-    if (blas_fits(M, N, K, lda, ldb, ldc, per_step))
+    if (blas_fits(M, N, K, lda, ldb, ldc, per_step)) {
+        std::shared_lock<std::shared_mutex> lock(threads_mutex);
         return blas(trans_a, trans_b, M, N, K, A, lda, B, ldb, accumulate ? T(1) : T(0), C, ldc);
+    }
 #else
     (void)per_step;
 #endif
@@ -107,6 +116,7 @@ bool gemm_threads_awake(index_t M, index_t N, index_t K) {
 }
 
 void set_num_threads(int n) {
+    std::unique_lock<std::shared_mutex> lock(threads_mutex);
 #ifdef _OPENMP
     omp_set_num_threads(n);
 #endif

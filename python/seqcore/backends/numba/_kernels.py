@@ -107,7 +107,9 @@ def _select(typingctx, cond, a, b):
 
 
 _fast = njit(cache=True, error_model="numpy", inline="always")  # math helpers, inlined into the kernels
-_kernel = njit(cache=True, error_model="numpy")
+# nogil: the kernels touch only the arrays they are given, so callers on other threads run alongside
+# (docs/threading.md), as with the cpp backend.
+_kernel = njit(cache=True, error_model="numpy", nogil=True)
 
 
 @_fast

@@ -10,9 +10,7 @@ import math
 
 import numpy as np
 
-from numba import njit
-
-_kernel = njit(cache=True, error_model="numpy")
+from ._kernels import _kernel
 
 
 @_kernel

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from numba import njit
-
 from .._types import Conv1DCache
+from ._kernels import _kernel
 
-_kernel = njit(cache=True, error_model="numpy")
 _COLS_BUDGET = 1 << 22  # elements of the im2col scratch
 
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numba import njit
-
-_kernel = njit(cache=True, error_model="numpy")
+from ._kernels import _kernel
 
 
 @_kernel

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from numba import njit
-
 from .._types import BatchNormCache, LayerNormCache
-
-_kernel = njit(cache=True, error_model="numpy")
+from ._kernels import _kernel
 
 
 @_kernel
