@@ -9,6 +9,7 @@ and fails if there is any.
 
 from __future__ import annotations
 
+import ctypes
 import glob
 import os
 import re
@@ -117,12 +118,13 @@ def main() -> int:
     if sys.argv[1:] == ["--child"]:
         drive()
         return 0
-    if "detect_leaks=1" not in os.environ.get("ASAN_OPTIONS", ""):
-        print("leak_check.py: run me under the ASan build with ASAN_OPTIONS=detect_leaks=1 (tools/sanitize.sh)")
+    if not hasattr(ctypes.CDLL(None), "__asan_init"):
+        print("leak_check.py: run me with the ASan runtime preloaded, against the ASan build (tools/sanitize.sh)")
         return 2
     with tempfile.TemporaryDirectory() as logs:
         env = dict(os.environ)
-        env["ASAN_OPTIONS"] += f":log_path={logs}/lsan:exitcode=0"
+        # Only the child checks for leaks: this process's own exit would add CPython's leftovers again.
+        env["ASAN_OPTIONS"] = f"detect_leaks=1:allocator_may_return_null=1:log_path={logs}/lsan:exitcode=0"
         child = subprocess.run([sys.executable, __file__, "--child"], env=env)
         if child.returncode != 0:
             print(f"leak_check.py: the driver failed with exit code {child.returncode}")

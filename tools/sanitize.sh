@@ -14,6 +14,9 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 sanitizers="${SEQCORE_SANITIZE:-address,undefined}"
+# The interpreter itself, not a wrapper script (pyenv's shim is bash): the preloaded runtime below would
+# instrument the wrapper too, and LSan would report the shell's own leaks.
+py="$(python -c 'import sys; print(sys.executable)')"
 work="${SANITIZE_DIR:-$root/build/sanitize}"
 stage="$work/site"
 mkdir -p "$work"
@@ -21,7 +24,7 @@ mkdir -p "$work"
 echo "== building seqcore with -fsanitize=$sanitizers into $stage"
 start=$SECONDS
 rm -rf "$stage"
-SEQCORE_SANITIZE="$sanitizers" python -m pip install --quiet --no-deps --target "$stage" \
+SEQCORE_SANITIZE="$sanitizers" "$py" -m pip install --quiet --no-deps --target "$stage" \
     --config-settings=build-dir="$work/cmake" "$root"
 echo "   built in $((SECONDS - start)) s"
 
@@ -60,7 +63,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$logs/ubsan${U
 export HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-sanitize}"
 
 # Refuse to report a clean run that did not use the instrumented build.
-python - "$sanitizers" <<'PY'
+"$py" - "$sanitizers" <<'PY'
 import sys
 
 import seqcore._core as core
@@ -72,11 +75,11 @@ print(f"== testing {core.__file__}")
 PY
 
 start=$SECONDS
-python -m pytest -q -p no:cacheprovider "${@:-tests}"
+"$py" -m pytest -q -p no:cacheprovider "${@:-tests}"
 echo "== tests under $sanitizers passed in $((SECONDS - start)) s"
 
 if [[ "$sanitizers" == *address* ]]; then
     start=$SECONDS
-    ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1" python "$root/tools/leak_check.py"
+    "$py" "$root/tools/leak_check.py"
     echo "== leak check passed in $((SECONDS - start)) s"
 fi
