@@ -4,6 +4,8 @@ Hypothesis profiles (pick one with HYPOTHESIS_PROFILE=name, default "ci"):
     ci        30 derandomized examples a property, no deadline: fast and repeatable
     dev       100 random examples, shrinking shown with the reproduce blob
     thorough  1000 random examples, for a night run
+    sanitize  1000 random examples, no deadline, no example database: the fuzz suite (tests/fuzz)
+              under the sanitizer build, where every entry point must see at least 1000 examples
 SEQCORE_ALLOW_MISSING_BACKENDS=1 turns "backend cannot be loaded" from a failure into a skip.
 """
 
@@ -27,6 +29,7 @@ _NO_EXPLAIN = tuple(p for p in Phase if p != Phase.explain)  # explain re-runs f
 settings.register_profile("ci", max_examples=30, derandomize=True, database=None, phases=_NO_EXPLAIN, **_COMMON)
 settings.register_profile("dev", max_examples=100, **_COMMON)
 settings.register_profile("thorough", max_examples=1000, **_COMMON)
+settings.register_profile("sanitize", max_examples=1000, derandomize=False, database=None, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 

@@ -31,6 +31,7 @@ from ..backends._types import (
     SoftmaxCrossEntropyCache,
 )
 from ._validate import (
+    INT64_MAX,
     as_flag,
     as_float_array,
     as_ids,
@@ -39,6 +40,7 @@ from ._validate import (
     as_lengths,
     as_real,
     check_disjoint,
+    check_output_size,
     check_shape,
     native,
     optional_grad,
@@ -120,6 +122,80 @@ def _check_cache(cache: Any, kind: type, producer: str) -> None:
         raise TypeError(f"cache must be the {kind.__name__} returned by {producer}, got {type(cache).__name__}")
 
 
+# A cache is a NamedTuple anyone can build or edit, so its arrays are checked like arguments before any
+# backend reads them: the reference would index garbage, the native backend only says what it expected.
+# Arrays of another layout are made C-contiguous (no copy for what a forward returned).
+
+
+def _cache_floats(cache: Any, dt: np.dtype, shapes: dict[str, tuple[tuple[int, ...], str]]) -> dict[str, Array]:
+    """The cache's float arrays named in ``shapes`` (field: (shape, letters)), checked and made native."""
+    out = {}
+    for field, (shape, letters) in shapes.items():
+        arr = as_float_array(f"cache.{field}", getattr(cache, field), dt)
+        check_shape(f"cache.{field}", arr, shape, letters)
+        out[field] = arr
+    return out
+
+
+def _recurrent_cache(cache: Any, kind: type, producer: str, gates: int) -> Any:
+    _check_cache(cache, kind, producer)
+    x = as_float_array("cache.x", cache.x, ndim=3)
+    B, T, D = x.shape
+    U = as_float_array("cache.U", cache.U, x.dtype, ndim=2)
+    H = U.shape[0]
+    G, g = gates * H, f"{gates}H" if gates > 1 else "H"
+    shapes = {"h0": ((B, H), "(B, H)"), "W": ((D, G), f"(D, {g})"), "U": ((H, G), f"(H, {g})")}
+    shapes["y"] = ((B, T, H), "(B, T, H)")
+    if kind is LSTMCache:
+        shapes.update(c0=((B, H), "(B, H)"), gates=((B, T, G), "(B, T, 4H)"), c=((B, T, H), "(B, T, H)"))
+    fields: dict[str, Any] = {"x": x, "reverse": as_flag("cache.reverse", cache.reverse)}
+    if kind is GRUCache:
+        reset_after = fields["reset_after"] = as_flag("cache.reset_after", cache.reset_after)
+        shapes["gates"] = ((B, T, G), "(B, T, 3H)")
+        shapes["hr"] = ((B, T, H), "(B, T, H)") if reset_after else ((B, 0, H), "(B, 0, H) for reset_after=False")
+    fields.update(_cache_floats(cache, x.dtype, shapes))
+    fields["lengths"] = as_lengths(cache.lengths, B, T)
+    return cache._replace(**fields)
+
+
+def _cross_entropy_cache(cache: Any) -> SoftmaxCrossEntropyCache:
+    _check_cache(cache, SoftmaxCrossEntropyCache, "softmax_cross_entropy")
+    probs = _last_axis("cache.probs", cache.probs)
+    sparse = as_flag("cache.sparse", cache.sparse)
+    if sparse:
+        labels = as_ids("cache.labels", cache.labels, probs.shape[-1], "C")
+        check_shape("cache.labels", labels, probs.shape[:-1], "probs.shape[:-1] for class ids")
+    else:
+        labels = as_float_array("cache.labels", cache.labels, probs.dtype)
+        check_shape("cache.labels", labels, probs.shape, "probs.shape for float targets")
+    return cache._replace(probs=probs, labels=labels, sparse=sparse)
+
+
+def _norm_cache(cache: Any, kind: type, producer: str) -> Any:
+    _check_cache(cache, kind, producer)
+    xhat = _last_axis("cache.xhat", cache.xhat)
+    F = xhat.shape[-1]
+    stats = ((xhat.size // F,), "(N,)") if kind is LayerNormCache else ((F,), "(F,)")
+    shapes = {"mean": stats, "rstd": stats, "gamma": ((F,), "(F,)")}
+    return cache._replace(xhat=xhat, **_cache_floats(cache, xhat.dtype, shapes))
+
+
+def _conv1d_cache(cache: Any) -> Conv1DCache:
+    _check_cache(cache, Conv1DCache, "conv1d_forward")
+    x = as_float_array("cache.x", cache.x, ndim=3)
+    W = as_float_array("cache.W", cache.W, x.dtype)
+    if W.ndim != 3 or W.shape[1] != x.shape[2] or W.shape[0] < 1:
+        raise ValueError(f"cache.W must have shape (K, C, F) with K >= 1 and C = {x.shape[2]}, got {W.shape}")
+    stride, dilation = as_int("cache.stride", cache.stride, 1), as_int("cache.dilation", cache.dilation, 1)
+    padding = _padding(cache.padding)
+    if x.shape[1] + sum(padding) > INT64_MAX:
+        raise ValueError(f"cache.padding makes T + left + right overflow int64: {x.shape[1]} + {padding}")
+    if _conv1d_output_length(x.shape[1], W.shape[0], stride, padding, dilation) < 1:
+        raise ValueError("cache describes an input shorter than its dilated kernel (output length < 1)")
+    has_bias = as_flag("cache.has_bias", cache.has_bias)
+    return cache._replace(x=x, W=W, stride=stride, padding=padding, dilation=dilation, has_bias=has_bias)
+
+
 def _gru_bias(b: Any, dt: np.dtype, H: int, reset_after: bool) -> Array:
     b = as_float_array("b", b, dt)
     if reset_after:
@@ -160,7 +236,7 @@ def lstm_backward(
     dy: [B,T,H] gradient at y (None = zeros); dhT, dcT: [B,H] gradients at the
     final states (None = zeros).  Returns (dx, dh0, dc0, dW, dU, db).
     """
-    _check_cache(cache, LSTMCache, "lstm_forward")
+    cache = _recurrent_cache(cache, LSTMCache, "lstm_forward", 4)
     B, T, H = cache.y.shape
     dt = cache.x.dtype
     dy = optional_grad("dy", dy, dt, (B, T, H), "(B, T, H)")
@@ -209,7 +285,7 @@ def gru_forward(
 
 def gru_backward(cache: GRUCache, dy: Any = None, dhT: Any = None) -> tuple[Array, Array, Array, Array, Array]:
     """Backprop through time for ``gru_forward``.  Returns (dx, dh0, dW, dU, db), db shaped like b."""
-    _check_cache(cache, GRUCache, "gru_forward")
+    cache = _recurrent_cache(cache, GRUCache, "gru_forward", 3)
     B, T, H = cache.y.shape
     dt = cache.x.dtype
     dy = optional_grad("dy", dy, dt, (B, T, H), "(B, T, H)")
@@ -244,7 +320,7 @@ def rnn_forward(
 
 def rnn_backward(cache: RNNCache, dy: Any = None, dhT: Any = None) -> tuple[Array, Array, Array, Array, Array]:
     """Backprop through time for ``rnn_forward``.  Returns (dx, dh0, dW, dU, db)."""
-    _check_cache(cache, RNNCache, "rnn_forward")
+    cache = _recurrent_cache(cache, RNNCache, "rnn_forward", 1)
     B, T, H = cache.y.shape
     dt = cache.x.dtype
     dy = optional_grad("dy", dy, dt, (B, T, H), "(B, T, H)")
@@ -323,7 +399,7 @@ def softmax_cross_entropy(logits: Any, labels: Any) -> tuple[Array, SoftmaxCross
 
 def softmax_cross_entropy_backward(cache: SoftmaxCrossEntropyCache, dloss: Any = None) -> Array:
     """Gradient at the logits.  dloss: [...] weight of each row's loss (None = ones)."""
-    _check_cache(cache, SoftmaxCrossEntropyCache, "softmax_cross_entropy")
+    cache = _cross_entropy_cache(cache)
     shape = cache.probs.shape[:-1]
     if dloss is None:
         dloss = np.ones(shape, cache.probs.dtype)
@@ -530,6 +606,7 @@ def embedding_backward(ids: Any, dy: Any, num_embeddings: int) -> Array:
         dims = [*map(str, ids.shape), "E"]
         wanted = f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
         raise ValueError(f"dy must have shape ids.shape + (E,) = {wanted}, got {dy.shape}")
+    check_output_size("dW", (V, dy.shape[-1]), dy.dtype)
     return active().embedding_backward(ids, dy, V)
 
 
@@ -559,7 +636,7 @@ def layer_norm_forward(x: Any, gamma: Any, beta: Any, *, eps: float) -> tuple[Ar
 
 def layer_norm_backward(cache: LayerNormCache, dy: Any) -> tuple[Array, Array, Array]:
     """Gradients of ``layer_norm_forward``.  dy: [...,F] like x.  Returns (dx, dgamma, dbeta)."""
-    _check_cache(cache, LayerNormCache, "layer_norm_forward")
+    cache = _norm_cache(cache, LayerNormCache, "layer_norm_forward")
     dy = as_float_array("dy", dy, cache.xhat.dtype)
     check_shape("dy", dy, cache.xhat.shape, "x.shape")
     return active().layer_norm_backward(cache, dy)
@@ -582,7 +659,7 @@ def batch_norm_forward(x: Any, gamma: Any, beta: Any, *, eps: float) -> tuple[Ar
 
 def batch_norm_backward(cache: BatchNormCache, dy: Any) -> tuple[Array, Array, Array]:
     """Gradients of ``batch_norm_forward`` (training mode).  dy: [...,F] like x.  Returns (dx, dgamma, dbeta)."""
-    _check_cache(cache, BatchNormCache, "batch_norm_forward")
+    cache = _norm_cache(cache, BatchNormCache, "batch_norm_forward")
     dy = as_float_array("dy", dy, cache.xhat.dtype)
     check_shape("dy", dy, cache.xhat.shape, "x.shape")
     return active().batch_norm_backward(cache, dy)
@@ -600,6 +677,8 @@ def _padding(padding: Any) -> tuple[int, int]:
             raise TypeError(message)
         if p < 0:
             raise ValueError(message)
+        if p > INT64_MAX:
+            raise ValueError(f"padding entries must fit in int64 (at most 2**63 - 1), got {padding!r}")
     return int(padding[0]), int(padding[1])
 
 
@@ -630,6 +709,8 @@ def conv1d_forward(
     stride = as_int("stride", stride, 1)
     dilation = as_int("dilation", dilation, 1)
     padding = _padding(padding)
+    if T + padding[0] + padding[1] > INT64_MAX:
+        raise ValueError(f"T + left + right must fit in int64, got {T} + {padding[0]} + {padding[1]}")
     To = _conv1d_output_length(T, K, stride, padding, dilation)
     if To < 1:
         span = dilation * (K - 1) + 1
@@ -637,13 +718,14 @@ def conv1d_forward(
             f"x is too short: T + left + right = {T} + {padding[0]} + {padding[1]} = {T + sum(padding)} steps, "
             f"fewer than the dilated kernel's dilation*(K-1)+1 = {span} (output length {To})"
         )
+    check_output_size("y", (B, To, F), x.dtype)
     return active().conv1d_forward(x, W, b, stride, padding, dilation)
 
 
 def conv1d_backward(cache: Conv1DCache, dy: Any) -> tuple[Array, Array, Array | None]:
     """Gradients of ``conv1d_forward``.  dy: [B,To,F].  Returns (dx [B,T,C], dW [K,C,F], db [F] or None
     when the forward had no bias)."""
-    _check_cache(cache, Conv1DCache, "conv1d_forward")
+    cache = _conv1d_cache(cache)
     B, T, _ = cache.x.shape
     K, _, F = cache.W.shape
     To = _conv1d_output_length(T, K, cache.stride, cache.padding, cache.dilation)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+INT64_MAX = 2**63 - 1  # sizes, strides and steps are int64 in the native kernels
 
 
 def as_float_array(name: str, value: Any, dtype: np.dtype | None = None, ndim: int | None = None) -> np.ndarray:
@@ -122,13 +123,25 @@ def as_real(name: str, value: Any, low: float | None = None, high: float | None 
 
 
 def as_int(name: str, value: Any, low: int | None = None) -> int:
-    """A Python or NumPy integer (not bool) >= low."""
+    """A Python or NumPy integer (not bool) >= low that fits in int64 (sizes and steps are int64 natively)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     value = int(value)
     if low is not None and value < low:
         raise ValueError(f"{name} must be >= {low}, got {value}")
+    if not -INT64_MAX - 1 <= value <= INT64_MAX:
+        raise ValueError(f"{name} must fit in int64 (at most 2**63 - 1), got {value}")
     return value
+
+
+def check_output_size(what: str, shape: tuple[int, ...], dtype: Any) -> None:
+    """An output whose size comes from scalar arguments (padding, num_embeddings) must be addressable:
+    its nonzero sizes times the item size fit in int64, as NumPy requires of any array, empty or not."""
+    nbytes = np.dtype(dtype).itemsize
+    for n in shape:
+        nbytes *= max(n, 1)
+    if nbytes > INT64_MAX:
+        raise ValueError(f"{what} of shape {shape} would not fit in memory addresses (its sizes are too large)")
 
 
 def as_ids(name: str, value: Any, V: int, letter: str = "V") -> np.ndarray:

@@ -7,6 +7,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -45,10 +46,17 @@ std::string shape_str(const std::vector<index_t>& s) {
 
 std::vector<index_t> shape_of(const py::array& a) { return std::vector<index_t>(a.shape(), a.shape() + a.ndim()); }
 
+// Whether a has dtype T.  Equivalence, not identity: an equal dtype object that is not NumPy's
+// singleton (np.dtype('f4').newbyteorder('='), int64 spelled 'q') is the same type.
+template <typename T>
+bool has_dtype(const py::array& a) {
+    return py::detail::npy_api::get().PyArray_EquivTypes_(a.dtype().ptr(), py::dtype::of<T>().ptr());
+}
+
 // Checks one array argument against the call's dtype and an expected shape.
 template <typename T>
 const T* in(const py::array& a, const char* name, const std::vector<index_t>& shape) {
-    if (!a.dtype().is(py::dtype::of<T>()))
+    if (!has_dtype<T>(a))
         throw py::type_error(std::string(name) + " must have dtype " + std::string(py::str(py::dtype::of<T>())) +
                              ", got " + std::string(py::str(a.dtype())));
     if (shape_of(a) != shape)
@@ -59,15 +67,26 @@ const T* in(const py::array& a, const char* name, const std::vector<index_t>& sh
     return static_cast<const T*>(a.data());
 }
 
+// An argument taken as py::object must already be an ndarray: converting a list here would make a
+// temporary array that dies with this statement, leaving the kernel a dangling pointer, and an
+// update made in place would land in that temporary.
+py::array ndarray(const py::object& o, const char* name, const char* what = "a NumPy array") {
+    if (!py::isinstance<py::array>(o))
+        throw py::type_error(std::string(name) + " must be " + what + ", got " +
+                             std::string(py::str(py::type::of(o).attr("__name__"))));
+    return py::reinterpret_borrow<py::array>(o);
+}
+
 template <typename T>
 const T* optional(const py::object& o, const char* name, const std::vector<index_t>& shape) {
     if (o.is_none()) return nullptr;
-    return in<T>(py::cast<py::array>(o), name, shape);
+    return in<T>(ndarray(o, name, "a NumPy array or None"), name, shape);
 }
 
-// An array the kernel writes in place: checked as `in`, and writeable.
+// An array the kernel writes in place: an ndarray (see `ndarray`) checked as `in`, and writeable.
 template <typename T>
-T* inout(const py::array& a, const char* name, const std::vector<index_t>& shape) {
+T* inout(const py::object& o, const char* name, const std::vector<index_t>& shape) {
+    const py::array a = ndarray(o, name, "a NumPy array (it is updated in place)");
     in<T>(a, name, shape);
     if (!a.writeable()) throw py::value_error(std::string(name) + " is read-only, but it is updated in place");
     return static_cast<T*>(const_cast<void*>(a.data()));
@@ -76,7 +95,25 @@ T* inout(const py::array& a, const char* name, const std::vector<index_t>& shape
 template <typename T>
 T* optional_inout(const py::object& o, const char* name, const std::vector<index_t>& shape) {
     if (o.is_none()) return nullptr;
-    return inout<T>(py::cast<py::array>(o), name, shape);
+    return inout<T>(o, name, shape);
+}
+
+// a * b for sizes and shape entries, or a ValueError: signed overflow is undefined behaviour, and
+// a wrapped size would pass a shape check it should fail.
+index_t checked_mul(index_t a, index_t b, const char* what) {
+    index_t r;
+    if (__builtin_mul_overflow(a, b, &r))
+        throw py::value_error(std::string(what) + " overflows a 64-bit size: " + std::to_string(a) + " * " +
+                              std::to_string(b));
+    return r;
+}
+
+index_t checked_add(index_t a, index_t b, const char* what) {
+    index_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        throw py::value_error(std::string(what) + " overflows a 64-bit size: " + std::to_string(a) + " + " +
+                              std::to_string(b));
+    return r;
 }
 
 // Arrays updated in place must not overlap one another or the arrays they read (None entries are skipped).
@@ -84,7 +121,7 @@ void require_disjoint(std::initializer_list<std::pair<const char*, py::object>> 
     std::vector<std::tuple<const char*, const char*, const char*>> spans;
     for (const auto& [name, obj] : arrays) {
         if (obj.is_none()) continue;
-        const auto a = py::cast<py::array>(obj);
+        const auto a = ndarray(obj, name);
         if (a.nbytes() == 0) continue;
         const char* lo = static_cast<const char*>(a.data());
         const char* hi = lo + a.nbytes();
@@ -96,7 +133,7 @@ void require_disjoint(std::initializer_list<std::pair<const char*, py::object>> 
 
 const index_t* lengths_ptr(const py::object& o, index_t B, index_t T) {
     if (o.is_none()) return nullptr;
-    const index_t* L = in<index_t>(py::cast<py::array>(o), "lengths", {B});
+    const index_t* L = in<index_t>(ndarray(o, "lengths", "a NumPy int64 array or None"), "lengths", {B});
     for (index_t b = 0; b < B; ++b)
         if (L[b] < 0 || L[b] > T)
             throw py::value_error("lengths must lie in [0, T] = [0, " + std::to_string(T) + "], got " +
@@ -104,9 +141,19 @@ const index_t* lengths_ptr(const py::object& o, index_t B, index_t T) {
     return L;
 }
 
+// A new C-contiguous output.  Its strides are computed here, counting empty and unit axes as 1 as
+// NumPy does: pybind11 multiplies the sizes as they are, and a huge size next to a zero (2**62 x 0)
+// overflows there (undefined behaviour).  Sizes whose bytes overflow are refused, as NumPy refuses them.
 template <typename T>
 py::array_t<T> out(const std::vector<index_t>& shape) {
-    return py::array_t<T>(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+    std::vector<py::ssize_t> strides(shape.size());
+    py::ssize_t step = sizeof(T);
+    for (size_t k = shape.size(); k-- > 0;) {
+        strides[k] = step;
+        if (shape[k] > 1 && __builtin_mul_overflow(step, shape[k], &step))
+            throw py::value_error("an output of shape " + shape_str(shape) + " would not fit in memory addresses");
+    }
+    return py::array_t<T>(std::vector<py::ssize_t>(shape.begin(), shape.end()), strides);
 }
 
 template <typename T>
@@ -117,8 +164,8 @@ T* ptr(py::array_t<T>& a) {
 // Calls f(T{}) with T the float type of a.
 template <typename F>
 auto by_dtype(const py::array& a, const char* name, F&& f) {
-    if (a.dtype().is(py::dtype::of<float>())) return f(float{});
-    if (a.dtype().is(py::dtype::of<double>())) return f(double{});
+    if (has_dtype<float>(a)) return f(float{});
+    if (has_dtype<double>(a)) return f(double{});
     throw py::type_error(std::string(name) + " must have dtype float32 or float64, got " +
                          std::string(py::str(a.dtype())));
 }
@@ -138,7 +185,7 @@ Dims sequence_dims(const py::array& x, const py::array& U, int gates) {
     require_ndim(x, "x", 3);
     require_ndim(U, "U", 2);
     Dims d{x.shape(0), x.shape(1), x.shape(2), U.shape(0)};
-    if (U.shape(1) != gates * d.H)
+    if (U.shape(1) != checked_mul(gates, d.H, "U's width G*H"))
         throw py::value_error("U must have shape (H, " + std::to_string(gates) + "H), got " + shape_str(shape_of(U)));
     return d;
 }
@@ -204,7 +251,7 @@ Dims cell_dims(const py::array& x, const py::array& U, int gates) {
     require_ndim(x, "x", 2);
     require_ndim(U, "U", 2);
     Dims d{x.shape(0), 1, x.shape(1), U.shape(0)};
-    if (U.shape(1) != gates * d.H)
+    if (U.shape(1) != checked_mul(gates, d.H, "U's width G*H"))
         throw py::value_error("U must have shape (H, " + std::to_string(gates) + "H), got " + shape_str(shape_of(U)));
     return d;
 }
@@ -420,7 +467,7 @@ void label_ptrs(const py::array& logits, const py::array& labels, index_t N, ind
                 const T** targets) {
     std::vector<index_t> rows_shape = shape_of(logits);
     rows_shape.pop_back();
-    if (labels.dtype().is(py::dtype::of<index_t>())) {
+    if (has_dtype<index_t>(labels)) {
         *ids = in<index_t>(labels, "labels", rows_shape);
         for (index_t n = 0; n < N; ++n)
             if ((*ids)[n] < 0 || (*ids)[n] >= C)
@@ -475,13 +522,25 @@ py::array softmax_cross_entropy_backward(const py::array& probs, const py::array
 
 // ---------------------------------------------------------------- clipping (one array a call)
 
+// out: None (a new array) or an array the result is written to, which may be `a` itself (an
+// element-wise loop reads a[k] before it writes out[k]) but must not otherwise overlap it.
+template <typename T>
+py::array_t<T> output_like(const py::array& a, const py::object& out_arr) {
+    if (out_arr.is_none()) return out<T>(shape_of(a));
+    const py::array o = ndarray(out_arr, "out", "a NumPy array or None");
+    in<T>(o, "out", shape_of(a));
+    if (!o.writeable()) throw py::value_error("out must be writeable");
+    if (o.data() != a.data()) require_disjoint({{"a", a}, {"out", o}});
+    return py::reinterpret_borrow<py::array_t<T>>(o);
+}
+
 py::array clip_by_value(const py::array& a, double lo, double hi, const py::object& out_arr) {
+    if (std::isnan(lo) || std::isnan(hi)) throw py::value_error("lo and hi must not be NaN");
+    if (lo > hi) throw py::value_error("lo must be <= hi, got " + std::to_string(lo) + " > " + std::to_string(hi));
     return by_dtype(a, "a", [&](auto tag) -> py::array {
         using T = decltype(tag);
         const T* pa = in<T>(a, "a", shape_of(a));
-        if (!out_arr.is_none()) in<T>(py::cast<py::array>(out_arr), "out", shape_of(a));
-        py::array_t<T> o = out_arr.is_none() ? out<T>(shape_of(a)) : py::cast<py::array_t<T>>(out_arr);
-        if (!o.writeable()) throw py::value_error("out must be writeable");
+        py::array_t<T> o = output_like<T>(a, out_arr);
         T* po = ptr(o);
         {
             py::gil_scoped_release nogil;
@@ -504,9 +563,7 @@ py::array scale(const py::array& a, double s, const py::object& out_arr) {
     return by_dtype(a, "a", [&](auto tag) -> py::array {
         using T = decltype(tag);
         const T* pa = in<T>(a, "a", shape_of(a));
-        if (!out_arr.is_none()) in<T>(py::cast<py::array>(out_arr), "out", shape_of(a));
-        py::array_t<T> o = out_arr.is_none() ? out<T>(shape_of(a)) : py::cast<py::array_t<T>>(out_arr);
-        if (!o.writeable()) throw py::value_error("out must be writeable");
+        py::array_t<T> o = output_like<T>(a, out_arr);
         T* po = ptr(o);
         {
             py::gil_scoped_release nogil;
@@ -517,26 +574,33 @@ py::array scale(const py::array& a, double s, const py::object& out_arr) {
 }
 
 // ---------------------------------------------------------------- optimizer updates (in place)
+// param and the state arrays arrive as py::object: each must be the caller's own ndarray (`inout`).
 
-void sgd_update(const py::array& param, const py::array& grad, const py::object& velocity, double lr,
+py::array updated(const py::object& param) { return ndarray(param, "param", "a NumPy array (it is updated in place)"); }
+
+void sgd_update(const py::object& param_obj, const py::array& grad, const py::object& velocity, double lr,
                 double momentum, bool nesterov) {
+    const py::array param = updated(param_obj);
     by_dtype(param, "param", [&](auto tag) {
         using T = decltype(tag);
         const auto shape = shape_of(param);
         T* p = inout<T>(param, "param", shape);
         const T* g = in<T>(grad, "grad", shape);
         const bool use_momentum = momentum != 0.0;
-        T* vel = use_momentum ? optional_inout<T>(velocity, "velocity", shape) : nullptr;
+        // checked whenever given (as seqcore.kernels does), used only with momentum
+        T* vel = optional_inout<T>(velocity, "velocity", shape);
         if (use_momentum && !vel) throw py::type_error("velocity must be an array when momentum != 0, got None");
-        require_disjoint({{"param", param}, {"grad", grad}, {"velocity", use_momentum ? velocity : py::none()}});
+        if (!use_momentum) vel = nullptr;
+        require_disjoint({{"param", param}, {"grad", grad}, {"velocity", velocity}});
         py::gil_scoped_release nogil;
         seqcore::sgd_update<T>(param.size(), p, g, vel, static_cast<T>(lr), static_cast<T>(momentum), use_momentum,
                                nesterov);
     });
 }
 
-void adam_update(const py::array& param, const py::array& grad, const py::array& m, const py::array& v,
+void adam_update(const py::object& param_obj, const py::array& grad, const py::object& m, const py::object& v,
                  const py::object& vhat, double alpha, double beta1, double beta2, double eps, double decay) {
+    const py::array param = updated(param_obj);
     by_dtype(param, "param", [&](auto tag) {
         using T = decltype(tag);
         const auto shape = shape_of(param);
@@ -551,9 +615,10 @@ void adam_update(const py::array& param, const py::array& grad, const py::array&
     });
 }
 
-void rmsprop_update(const py::array& param, const py::array& grad, const py::array& velocity,
+void rmsprop_update(const py::object& param_obj, const py::array& grad, const py::object& velocity,
                     const py::object& momentum_buf, const py::object& mg, double lr, double rho, double momentum,
                     double eps) {
+    const py::array param = updated(param_obj);
     by_dtype(param, "param", [&](auto tag) {
         using T = decltype(tag);
         const auto shape = shape_of(param);
@@ -561,22 +626,22 @@ void rmsprop_update(const py::array& param, const py::array& grad, const py::arr
         const T* g = in<T>(grad, "grad", shape);
         T* vel = inout<T>(velocity, "velocity", shape);
         const bool use_momentum = momentum > 0.0;
-        T* buf = use_momentum ? optional_inout<T>(momentum_buf, "momentum_buf", shape) : nullptr;
+        // checked whenever given (as seqcore.kernels does); the kernel picks its variant by which are non-null
+        T* buf = optional_inout<T>(momentum_buf, "momentum_buf", shape);
         if (use_momentum && !buf) throw py::type_error("momentum_buf must be an array when momentum > 0, got None");
+        if (!use_momentum) buf = nullptr;
         T* pmg = optional_inout<T>(mg, "mg", shape);
-        require_disjoint({{"param", param},
-                          {"grad", grad},
-                          {"velocity", velocity},
-                          {"momentum_buf", use_momentum ? momentum_buf : py::none()},
-                          {"mg", mg}});
+        require_disjoint(
+            {{"param", param}, {"grad", grad}, {"velocity", velocity}, {"momentum_buf", momentum_buf}, {"mg", mg}});
         py::gil_scoped_release nogil;
         seqcore::rmsprop_update<T>(param.size(), p, g, vel, buf, pmg, static_cast<T>(lr), static_cast<T>(rho),
                                    static_cast<T>(1.0 - rho), static_cast<T>(momentum), static_cast<T>(eps));
     });
 }
 
-void adagrad_update(const py::array& param, const py::array& grad, const py::array& accumulator, double lr,
+void adagrad_update(const py::object& param_obj, const py::array& grad, const py::object& accumulator, double lr,
                     double eps) {
+    const py::array param = updated(param_obj);
     by_dtype(param, "param", [&](auto tag) {
         using T = decltype(tag);
         const auto shape = shape_of(param);
@@ -723,11 +788,13 @@ seqcore::Conv1DShape conv1d_shape(const py::array& x, const py::array& W, index_
     if (W.shape(1) != s.C || s.K < 1)
         throw py::value_error("W must have shape (K, C, F) with K >= 1 and C = " + std::to_string(s.C) + ", got " +
                               shape_str(shape_of(W)));
-    const index_t span = dilation * (s.K - 1) + 1;
-    if (s.T + left + right < span)
-        throw py::value_error("x is too short: T + left + right = " + std::to_string(s.T + left + right) +
+    // Sizes in checked arithmetic: padding and dilation come straight from the caller.
+    const index_t padded = checked_add(checked_add(s.T, left, "T + left + right"), right, "T + left + right");
+    const index_t span = checked_add(checked_mul(dilation, s.K - 1, "dilation * (K - 1)"), 1, "dilation * (K - 1) + 1");
+    if (padded < span)
+        throw py::value_error("x is too short: T + left + right = " + std::to_string(padded) +
                               " steps, fewer than the dilated kernel's " + std::to_string(span));
-    s.To = (s.T + left + right - span) / stride + 1;
+    s.To = (padded - span) / stride + 1;
     return s;
 }
 
@@ -887,7 +954,13 @@ PYBIND11_MODULE(_core, m) {
           py::arg("left"), py::arg("right"), py::arg("dilation"));
     m.def("conv1d_backward", &conv1d_backward, py::arg("x"), py::arg("W"), py::arg("has_bias"), py::arg("stride"),
           py::arg("left"), py::arg("right"), py::arg("dilation"), py::arg("dy"));
-    m.def("set_num_threads", &seqcore::set_num_threads, py::arg("n"));
+    m.def(
+        "set_num_threads",
+        [](int n) {
+            if (n < 1) throw py::value_error("n must be >= 1, got " + std::to_string(n));
+            seqcore::set_num_threads(n);
+        },
+        py::arg("n"));
     m.def("get_num_threads", &seqcore::get_num_threads);
     m.def("build_info", &build_info);
 }

@@ -59,10 +59,26 @@ inline void weight_gradients(index_t B, index_t T_, index_t D, index_t H, index_
     const bool awake = gemm_threads_awake(B, K, H);  // the loop's per-step product dG U^T
     std::unique_ptr<T[]> x_copy;
     input_gradients(N, D, K, x_without_padding(x, B, T_, D, lengths, x_copy), W, dG, dx, dW, awake);
+    zero_padding(dx, B, T_, D, lengths);  // padding rows of dG are zero, but 0 * a NaN in W is not
     column_sums(dG, N, K, K, db);
     auto Hprev = scratch<T>(N * H);
     previous_states(B, T_, H, h0, y, lengths, reverse, Hprev.get());
     recurrent_gradient(N, H, K, Hprev.get(), dG, K, dU, K, awake);
+}
+
+// The backward of a call without rows or without units (B == 0 or H == 0): no step computes
+// anything, so every gradient is zero, and returning before the time loop keeps a T of 2**40
+// from spinning through empty steps.  dx [B,T,D]; dh0, dc0 (may be null) [B,H]; dW [D,G];
+// dU [H,G]; db [nb].
+template <typename T>
+inline void no_steps_backward(index_t B, index_t T_, index_t D, index_t H, index_t G, index_t nb, T* dx, T* dh0,
+                              T* dc0, T* dW, T* dU, T* db) {
+    zero_n(dx, B * T_ * D);  // empty when B == 0; a real array when only H == 0
+    zero_n(dh0, B * H);
+    if (dc0) zero_n(dc0, B * H);
+    zero_n(dW, D * G);
+    zero_n(dU, H * G);
+    zero_n(db, nb);
 }
 
 // Starts the carried gradient: a copy of the given final-state gradient, or zeros.

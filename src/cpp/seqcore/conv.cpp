@@ -67,6 +67,7 @@ void col2im_add(const Conv1DShape& s, const T* dcols, index_t r0, index_t r1, T*
 template <typename T>
 void conv1d_forward(const Conv1DShape& s, const T* x, const T* W, const T* bias, T* y) {
     const index_t rows = s.B * s.To, KC = s.K * s.C;
+    if (rows == 0 || s.F == 0) return;  // y is empty; rows alone may be 2**40 (huge padding, F = 0)
     if (direct(s)) {
         gemm<T>(false, false, rows, s.F, KC, x, KC, W, s.F, false, y, s.F);
     } else {
@@ -88,6 +89,12 @@ void conv1d_forward(const Conv1DShape& s, const T* x, const T* W, const T* bias,
 template <typename T>
 void conv1d_backward(const Conv1DShape& s, const T* x, const T* W, const T* dy, T* dx, T* dW, T* db) {
     const index_t rows = s.B * s.To, KC = s.K * s.C;
+    if (rows == 0 || s.F == 0) {  // no output, no gradient: zeros without walking 2**40 empty rows
+        zero_n(dx, s.B * s.T * s.C);
+        zero_n(dW, KC * s.F);
+        if (db) zero_n(db, s.F);
+        return;
+    }
     if (db) column_sums(dy, rows, s.F, s.F, db);
     if (direct(s)) {  // dx = dy W^T, dW = x^T dy
         gemm<T>(false, true, rows, KC, s.F, dy, s.F, W, s.F, false, dx, KC);
@@ -95,7 +102,6 @@ void conv1d_backward(const Conv1DShape& s, const T* x, const T* W, const T* dy, 
         return;
     }
     zero_n(dx, s.B * s.T * s.C);
-    if (rows == 0) zero_n(dW, KC * s.F);
     const index_t chunk = chunk_rows(s);
     auto cols = scratch<T>(std::min(rows, chunk) * KC);
     auto dcols = scratch<T>(std::min(rows, chunk) * KC);

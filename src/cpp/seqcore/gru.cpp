@@ -45,6 +45,7 @@ void gru_forward(index_t B, index_t T_, index_t D, index_t H, const T* x, const 
                  const T* b, bool reset_after, const index_t* lengths, bool reverse, T* y, T* hT, T* gates,
                  T* hr) {
     const index_t G = 3 * H;
+    if (B == 0 || H == 0) return;  // every output is empty; T alone may be 2**40
     copy_n(h0, B * H, hT);
     zero_padding(y, B, T_, H, lengths);
     if (reset_after) zero_padding(hr, B, T_, H, lengths);
@@ -86,6 +87,10 @@ void gru_backward(index_t B, index_t T_, index_t D, index_t H, const T* x, const
                   bool reset_after, const index_t* lengths, bool reverse, const T* gates, const T* hr, const T* y,
                   const T* dy, const T* dhT, T* dx, T* dh0, T* dW, T* dU, T* db) {
     const index_t G = 3 * H, N = B * T_;
+    if (B == 0 || H == 0) {
+        const index_t nb = reset_after ? 2 * G : G;
+        return no_steps_backward(B, T_, D, H, G, nb, dx, dh0, static_cast<T*>(nullptr), dW, dU, db);
+    }
     T* dh = dh0;
     init_carry(dhT, B * H, dh);
     auto dGx = scratch<T>(N * G);  // gradients at the input projection (+ input bias)
@@ -93,6 +98,7 @@ void gru_backward(index_t B, index_t T_, index_t D, index_t H, const T* x, const
     auto step = scratch<T>(B * G);  // this step's gradient at the recurrent GEMM's output
     auto drh = scratch<T>(B * H);  // reset_before: gradient at r * h_prev
     auto dh_next = scratch<T>(B * H);
+    auto dh_rec = scratch<T>(B * H);  // the recurrent GEMM's share of dh_prev, added to running rows only
     zero_padding(dGx.get(), B, T_, G, lengths);
     if (reset_after) zero_padding(dGr.get(), B, T_, G, lengths);
     auto h_prev_of = [&](index_t s, index_t r, index_t t) {
@@ -129,7 +135,7 @@ void gru_backward(index_t B, index_t T_, index_t D, index_t H, const T* x, const
             }
         });
         if (reset_after) {
-            gemm<T>(false, true, B, H, G, step.get(), G, U, G, true, dh_next.get(), H, true);
+            gemm<T>(false, true, B, H, G, step.get(), G, U, G, false, dh_rec.get(), H, true);
         } else {
             // Gradient at r * h_prev through U_h, then dr and the rest of dh_prev.
             gemm<T>(false, true, B, H, H, step.get() + 2 * H, G, U + 2 * H, G, false, drh.get(), H, true);
@@ -144,13 +150,18 @@ void gru_backward(index_t B, index_t T_, index_t D, index_t H, const T* x, const
                 Vec<T>(st, 2 * H) = Vec<T>(gx, 2 * H);
                 Vec<T>(dh_next.get() + r * H, H) += d * rg;
             });
-            gemm<T>(false, true, B, H, 2 * H, step.get(), G, U, G, true, dh_next.get(), H, true);
+            gemm<T>(false, true, B, H, 2 * H, step.get(), G, U, G, false, dh_rec.get(), H, true);
         }
+        // A finished row's zero step times a NaN or Inf in U is NaN: its carry must not see the product.
+        for (index_t r = 0; r < B; ++r)
+            if (step_time(s, T_, lengths, r, reverse) >= 0)
+                Vec<T>(dh_next.get() + r * H, H) += CVec<T>(dh_rec.get() + r * H, H);
         copy_n(dh_next.get(), B * H, dh);
     }
     const bool awake = gemm_threads_awake(B, H, G);  // the loop's per-step products with U^T
     std::unique_ptr<T[]> x_copy;
     input_gradients(N, D, G, x_without_padding(x, B, T_, D, lengths, x_copy), W, dGx.get(), dx, dW, awake);
+    zero_padding(dx, B, T_, D, lengths);  // padding rows of dGx are zero, but 0 * a NaN in W is not
     column_sums(dGx.get(), N, G, G, db);
     auto Hprev = scratch<T>(N * H);
     previous_states(B, T_, H, h0, y, lengths, reverse, Hprev.get());
@@ -170,6 +181,7 @@ template <typename T>
 void gru_cell(index_t B, index_t D, index_t H, const T* x, const T* h, const T* W, const T* U, const T* b,
               bool reset_after, T* h_out) {
     const index_t G = 3 * H;
+    if (B == 0 || H == 0) return;  // the output is empty
     auto a = scratch<T>(B * G);
     auto R = scratch<T>(B * G);
     auto RH = scratch<T>(B * H);

@@ -32,6 +32,7 @@ template <typename T>
 void lstm_forward(index_t B, index_t T_, index_t D, index_t H, const T* x, const T* h0, const T* c0, const T* W,
                   const T* U, const T* b, const index_t* lengths, bool reverse, T* y, T* hT, T* cT, T* gates, T* c) {
     const index_t G = 4 * H;
+    if (B == 0 || H == 0) return;  // every output is empty; T alone may be 2**40
     copy_n(h0, B * H, hT);  // hT, cT carry the running state
     copy_n(c0, B * H, cT);
     zero_padding(y, B, T_, H, lengths);
@@ -59,6 +60,7 @@ void lstm_backward(index_t B, index_t T_, index_t D, index_t H, const T* x, cons
                    const T* U, const index_t* lengths, bool reverse, const T* gates, const T* c, const T* y,
                    const T* dy, const T* dhT, const T* dcT, T* dx, T* dh0, T* dc0, T* dW, T* dU, T* db) {
     const index_t G = 4 * H, N = B * T_;
+    if (B == 0 || H == 0) return no_steps_backward(B, T_, D, H, G, G, dx, dh0, dc0, dW, dU, db);
     T* dh = dh0;  // dh0, dc0 carry the running gradient back through time
     T* dc = dc0;
     init_carry(dhT, B * H, dh);
@@ -104,6 +106,7 @@ template <typename T>
 void lstm_cell(index_t B, index_t D, index_t H, const T* x, const T* h, const T* c, const T* W, const T* U,
                const T* b, T* h_out, T* c_out) {
     const index_t G = 4 * H;
+    if (B == 0 || H == 0) return;  // both outputs are empty
     auto a = scratch<T>(B * G);
     gemm<T>(false, false, B, G, D, x, D, W, G, false, a.get(), G, true);
     gemm<T>(false, false, B, G, H, h, H, U, G, true, a.get(), G, true);

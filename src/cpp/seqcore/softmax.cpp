@@ -68,12 +68,10 @@ void softmax_cross_entropy_forward(index_t N, index_t C, const T* logits, const 
     for_rows(N, 4 * C, [&](index_t r) {
         T* p = probs + r * C;
         const T lse = shifted_log_sum_exp(logits + r * C, C, p);  // p holds x - max for now
-        Vec<T> pv(p, C);
-        if (labels)
-            loss[r] = lse - p[labels[r]];
-        else
-            loss[r] = lse * fixed_sum(targets + r * C, C) - fixed_dot(targets + r * C, p, C);
-        pv -= lse;
+        Vec<T>(p, C) -= lse;  // log-probabilities
+        // -sum(t log p) as written: lse * sum(t) - dot(t, x - max) would turn an infinite target at
+        // the max (x - max = 0) into inf * 0 = NaN where the loss is +Inf.
+        loss[r] = labels ? -p[labels[r]] : -fixed_dot(targets + r * C, p, C);
         exp_(p, C);
     });
 }
@@ -84,9 +82,9 @@ void softmax_cross_entropy_backward(index_t N, index_t C, const T* probs, const 
     for_rows(N, 2 * C, [&](index_t r) {
         CVec<T> pv(probs + r * C, C);
         Vec<T> dv(dlogits + r * C, C);
-        if (labels) {
+        if (labels) {  // (p - onehot) * dloss; p * dloss - dloss would make an infinite dloss inf - inf = NaN
             dv = pv * dloss[r];
-            dv[labels[r]] -= dloss[r];
+            dv[labels[r]] = (pv[labels[r]] - T(1)) * dloss[r];
         } else {
             CVec<T> tv(targets + r * C, C);
             dv = (pv * fixed_sum(targets + r * C, C) - tv) * dloss[r];

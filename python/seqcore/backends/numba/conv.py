@@ -1,5 +1,7 @@
 """1-D convolution, channels last: the cpp backend's recipe, im2col and col2im compiled,
-the products through BLAS (np.dot), in chunks of rows that bound the scratch memory."""
+the products through BLAS (np.matmul), in chunks of rows that bound the scratch memory.
+
+np.matmul, not np.dot: np.dot sends a 1x1 operand to BLAS scal, which makes 0 * NaN zero."""
 
 from __future__ import annotations
 
@@ -62,7 +64,7 @@ def conv1d_forward(x, W, b, stride, padding, dilation):
     for r0, r1 in _chunks(rows, KC):
         cols = np.empty((r1 - r0, KC), x.dtype)
         _im2col(x, r0, r1, To, K, stride, padding[0], dilation, cols)
-        np.dot(cols, Wm, out=ym[r0:r1])
+        np.matmul(cols, Wm, out=ym[r0:r1])
     if b is not None:
         y += b
     return y, Conv1DCache(x, W, b is not None, stride, padding, dilation)

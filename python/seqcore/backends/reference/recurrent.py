@@ -20,6 +20,11 @@ def _lengths(lengths: np.ndarray | None, B: int, T: int) -> np.ndarray:
     return np.full(B, T, dtype=np.int64) if lengths is None else lengths
 
 
+def _steps(B: int, T: int, H: int) -> int:
+    """Steps the time loop runs: none without rows or units (every step would be empty, and T may be 2**40)."""
+    return T if B and H else 0
+
+
 def _step_rows(s: int, L: np.ndarray, reverse: bool) -> tuple[np.ndarray, np.ndarray]:
     """Rows still running at step s, and the time index each of them reads."""
     rows = np.flatnonzero(s < L)
@@ -45,7 +50,7 @@ def lstm_forward(x, h0, c0, W, U, b, lengths=None, reverse=False):
     cs = np.zeros((B, T, H), x.dtype)
     gates = np.zeros((B, T, 4 * H), x.dtype)
     h, c = h0.copy(), c0.copy()
-    for s in range(T):
+    for s in range(_steps(B, T, H)):
         rows, t = _step_rows(s, L, reverse)
         a = x[rows, t] @ W + h[rows] @ U + b
         i = sigmoid(a[:, :H])
@@ -68,7 +73,7 @@ def lstm_backward(cache: LSTMCache, dy=None, dhT=None, dcT=None):
     db = np.zeros(4 * H, x.dtype)
     dh = np.zeros_like(h0) if dhT is None else dhT.copy()
     dc = np.zeros_like(c0) if dcT is None else dcT.copy()
-    for s in reversed(range(T)):
+    for s in reversed(range(_steps(B, T, H))):
         rows, t = _step_rows(s, L, reverse)
         h_prev = _previous(y, h0, s, rows, t, reverse)
         c_prev = _previous(cs, c0, s, rows, t, reverse)
@@ -106,7 +111,7 @@ def gru_forward(x, h0, W, U, b, reset_after=True, lengths=None, reverse=False):
     hr = np.zeros((B, T if reset_after else 0, H), x.dtype)
     gates = np.zeros((B, T, 3 * H), x.dtype)
     h = h0.copy()
-    for s in range(T):
+    for s in range(_steps(B, T, H)):
         rows, t = _step_rows(s, L, reverse)
         hp = h[rows]
         ax = x[rows, t] @ W + b_in
@@ -132,7 +137,7 @@ def gru_backward(cache: GRUCache, dy=None, dhT=None):
     dx, dW, dU = np.zeros_like(x), np.zeros_like(W), np.zeros_like(U)
     db_in, db_rec = np.zeros(3 * H, x.dtype), np.zeros(3 * H, x.dtype)
     dh = np.zeros_like(h0) if dhT is None else dhT.copy()
-    for s in reversed(range(T)):
+    for s in reversed(range(_steps(B, T, H))):
         rows, t = _step_rows(s, L, reverse)
         hp = _previous(y, h0, s, rows, t, reverse)
         z, r, hh = np.split(gates[rows, t], 3, axis=1)
@@ -171,7 +176,7 @@ def rnn_forward(x, h0, W, U, b, lengths=None, reverse=False):
     L = _lengths(lengths, B, T)
     y = np.zeros((B, T, H), x.dtype)
     h = h0.copy()
-    for s in range(T):
+    for s in range(_steps(B, T, H)):
         rows, t = _step_rows(s, L, reverse)
         h[rows] = np.tanh(x[rows, t] @ W + h[rows] @ U + b)
         y[rows, t] = h[rows]
@@ -186,7 +191,7 @@ def rnn_backward(cache: RNNCache, dy=None, dhT=None):
     dx, dW, dU = np.zeros_like(x), np.zeros_like(W), np.zeros_like(U)
     db = np.zeros(H, x.dtype)
     dh = np.zeros_like(h0) if dhT is None else dhT.copy()
-    for s in reversed(range(T)):
+    for s in reversed(range(_steps(B, T, H))):
         rows, t = _step_rows(s, L, reverse)
         h_prev = _previous(y, h0, s, rows, t, reverse)
         dh_t = dh[rows] + (0 if dy is None else dy[rows, t])
