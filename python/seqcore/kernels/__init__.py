@@ -452,8 +452,9 @@ def clip_by_global_norm(grads: Any, max_norm: float, *, inplace: bool = False) -
     """Rescale all arrays together so their joint L2 norm is at most max_norm.
 
     Returns (clipped arrays, the global norm before clipping), as
-    ``tf.clip_by_global_norm`` does.  A NaN/Inf norm leaves arrays unscaled and
-    is returned so the caller can skip the step.
+    ``tf.clip_by_global_norm`` does.  A NaN/Inf in the arrays gives a NaN/Inf norm,
+    returned with the arrays unscaled so the caller can skip the step; finite arrays
+    whose sum of squares overflows are still clipped (their norm is computed scaled).
     """
     max_norm = _number("max_norm", max_norm)
     if max_norm <= 0:
@@ -463,7 +464,24 @@ def clip_by_global_norm(grads: Any, max_norm: float, *, inplace: bool = False) -
         for k, g in enumerate(grads):
             if not g.flags.writeable:
                 raise ValueError(f"grads[{k}] is read-only and inplace=True was asked")
-    return active().clip_by_global_norm(grads, max_norm, as_flag("inplace", inplace))
+    inplace = as_flag("inplace", inplace)
+    clipped, norm = active().clip_by_global_norm(grads, max_norm, inplace)
+    if math.isinf(norm) and all(np.isfinite(g).all() for g in grads):
+        return _clip_overflowing(grads, max_norm, inplace)
+    return clipped, norm
+
+
+def _clip_overflowing(grads: list[Array], max_norm: float, inplace: bool) -> tuple[list[Array], float]:
+    """Every entry is finite but the sum of squares overflowed (|g| past 1.3e154 in float64): the norm
+    again over g / max|g|, as BLAS nrm2 scales, so huge finite gradients are clipped rather than
+    reported as an infinite norm.  Rare, so plain NumPy."""
+    peak = max(float(np.abs(g).max()) for g in grads if g.size)
+    norm = peak * math.sqrt(sum(float(np.square(g / peak).sum(dtype=np.float64)) for g in grads))
+    scale = max_norm / norm  # norm > 1.3e154 > max_norm: always a shrink
+    out = grads if inplace else [g.copy() for g in grads]
+    for g in out:
+        g *= scale
+    return out, norm
 
 
 # ---------------------------------------------------------------- optimizer updates (in place, Keras formulas)
