@@ -379,13 +379,18 @@ def _int(a: Any) -> bool:
 
 
 def output_bytes(name: str, args: list[Any]) -> int:
-    """What the call's output sized by a scalar argument would take, 0 where none is (or the call is invalid)."""
+    """What the call's output (or scratch) sized by a scalar argument would take, 0 where none is (or the call is
+    invalid)."""
     if name == "conv1d_forward" and len(args) == 7:
         x, W, _, stride, left, right, dilation = args
         shapes_ok = all(isinstance(a, np.ndarray) and a.ndim == 3 for a in (x, W))
         if shapes_ok and all(_int(a) and a >= 0 for a in (stride, left, right, dilation)) and stride and dilation:
-            To = (x.shape[1] + left + right - dilation * (W.shape[0] - 1) - 1) // stride + 1
-            return max(To, 0) * x.shape[0] * W.shape[2] * x.dtype.itemsize
+            K, C, F = W.shape
+            To = max((x.shape[1] + left + right - dilation * (K - 1) - 1) // stride + 1, 0)
+            # The im2col rows (K*C wide) count too: huge padding makes a small output from millions of rows,
+            # seconds of work on an ordinary build and minutes under ASan.  F = 0 returns before any work.
+            width = max(K * C, F) if F else 0
+            return To * x.shape[0] * width * x.dtype.itemsize
     if name == "embedding_backward" and len(args) == 3 and isinstance(args[1], np.ndarray) and _int(args[2]):
         dy, V = args[1], args[2]
         return max(int(V), 0) * (dy.shape[-1] if dy.ndim else 1) * dy.dtype.itemsize
