@@ -375,7 +375,8 @@ OUTPUT_BUDGET = 2**26
 
 
 def _int(a: Any) -> bool:
-    return isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_))
+    """What pybind11 takes for an int64 argument: bool included (it is an int subclass; True is a stride of 1)."""
+    return isinstance(a, (int, np.integer))
 
 
 def output_bytes(name: str, args: list[Any]) -> int:
