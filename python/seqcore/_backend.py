@@ -36,6 +36,9 @@ def _check_name(name: str) -> str:
 
 def load(name: str) -> ModuleType:
     """Import a backend module, remembering why it failed if it does."""
+    module = _loaded.get(name) if isinstance(name, str) else None
+    if module is not None:  # every kernel call asks: answer the common case without the lock
+        return module
     name = _check_name(name)
     with _lock:
         if name in _loaded:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .dinos import DINOS_PATH, dinos_path, dinosaur_names
 from .synthetic import first_marker
 
-__all__ = ["first_marker"]
+__all__ = ["DINOS_PATH", "dinos_path", "dinosaur_names", "first_marker"]

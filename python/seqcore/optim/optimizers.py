@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .. import kernels as K
+from .._backend import active
 from .schedules import LearningRateSchedule
 from .schedules import deserialize as deserialize_schedule
 from .schedules import serialize as serialize_schedule
@@ -231,9 +232,16 @@ class Optimizer(ABC):
             raise ValueError("grads_and_vars: every gradient is None, nothing to apply")
 
         grads = self._clip([g for _, g, _ in work])
-        lr = self.learning_rate
+        lr = float(self.learning_rate)
+        if lr != lr:
+            raise ValueError("lr must not be NaN")
         step = self._iterations + 1
+        # Everything a kernel's public wrapper would check is checked above or in __init__, so the updates call
+        # the backend directly: at one small batch per step, a second round of checks costs more than the update.
+        self._backend = active()
         for (param, _, name), grad in zip(work, grads):
+            if np.may_share_memory(param, grad):  # the update would read what it just wrote
+                grad = grad.copy()
             self._update(param, grad, self._slots_for(name, param), lr, step)
         self._iterations += 1
         return self._iterations
@@ -327,14 +335,8 @@ class SGD(Optimizer):
         return {"momentum": 0.0} if self.momentum != 0 else {}
 
     def _update(self, param, grad, slots, lr, step):
-        K.sgd_update(
-            param,
-            grad,
-            slots.get("momentum") if self.momentum != 0 else None,
-            lr=lr,
-            momentum=self.momentum,
-            nesterov=self.nesterov,
-        )
+        velocity = slots.get("momentum") if self.momentum != 0 else None
+        self._backend.sgd_update(param, grad, velocity, lr, self.momentum, self.nesterov)
 
 
 class Adam(Optimizer):
@@ -377,18 +379,12 @@ class Adam(Optimizer):
         return 0.0
 
     def _update(self, param, grad, slots, lr, step):
-        K.adam_update(
-            param,
-            grad,
-            slots["momentum"],
-            slots["velocity"],
-            lr=lr,
-            beta1=self.beta_1,
-            beta2=self.beta_2,
-            eps=self.epsilon,
-            step=step,
-            weight_decay=self._decoupled_weight_decay(),
-            vhat=slots.get("velocity_hat") if self.amsgrad else None,
+        b1, b2 = self.beta_1, self.beta_2
+        alpha = lr * math.sqrt(1.0 - b2**step) / (1.0 - b1**step)  # as K.adam_update computes it
+        vhat = slots.get("velocity_hat") if self.amsgrad else None
+        decay = lr * self._decoupled_weight_decay()
+        self._backend.adam_update(
+            param, grad, slots["momentum"], slots["velocity"], vhat, alpha, b1, b2, self.epsilon, decay
         )
 
 
@@ -454,16 +450,10 @@ class RMSprop(Optimizer):
         return out
 
     def _update(self, param, grad, slots, lr, step):
-        K.rmsprop_update(
-            param,
-            grad,
-            slots["velocity"],
-            slots.get("momentum") if self.momentum > 0 else None,
-            lr=lr,
-            rho=self.rho,
-            momentum=self.momentum,
-            eps=self.epsilon,
-            mg=slots.get("average_gradient") if self.centered else None,
+        momentum_buf = slots.get("momentum") if self.momentum > 0 else None
+        mg = slots.get("average_gradient") if self.centered else None
+        self._backend.rmsprop_update(
+            param, grad, slots["velocity"], momentum_buf, mg, lr, self.rho, self.momentum, self.epsilon
         )
 
 
@@ -497,4 +487,4 @@ class Adagrad(Optimizer):
         return {"accumulator": self.initial_accumulator_value}
 
     def _update(self, param, grad, slots, lr, step):
-        K.adagrad_update(param, grad, slots["accumulator"], lr=lr, eps=self.epsilon)
+        self._backend.adagrad_update(param, grad, slots["accumulator"], lr, self.epsilon)
