@@ -146,12 +146,19 @@ def test_masking_from_mask_zero_reaches_the_recurrence_and_the_loss() -> None:
     alone = lstm(emb(x[:1, :3]))
     np.testing.assert_allclose(y.numpy()[0, :3], alone.numpy()[0], rtol=1e-6, atol=1e-7)
     # a sequence model's loss ignores padded positions entirely
-    model = nn.Sequential([emb, lstm, nn.Dense(3, activation="softmax")])
+    # padded steps (zero LSTM output) predict softmax(bias): a non-uniform bias makes their labels matter
+    dense = nn.Dense(3, activation="softmax", bias_initializer=lambda shape, dtype: np.array([0.0, 1.0, 3.0], dtype))
+    model = nn.Sequential([emb, lstm, dense])
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     labels = np.array([[0, 1, 2, 0, 0], [1, 1, 1, 1, 1]])
     other = labels.copy()
     other[0, 3:] = 2  # different labels at padded positions
     assert model.evaluate(x, labels) == pytest.approx(model.evaluate(x, other), rel=1e-7)
+    # and the loss is the mean over the 8 real positions only, as Keras averages a masked loss
+    p = model.predict(x)
+    real = x != 0
+    picked = np.take_along_axis(p, labels[..., None], axis=-1)[..., 0]
+    assert model.evaluate(x, labels) == pytest.approx(float(-np.log(picked[real]).mean()), rel=1e-5)
 
 
 def test_frozen_pretrained_embedding_is_not_updated() -> None:

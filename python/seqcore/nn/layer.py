@@ -167,6 +167,7 @@ class Layer:
     """
 
     supports_masking = False  # pass the input mask on unchanged (set by layers that keep the time axis)
+    _masks_from_graph = False  # True for models: their outputs carry the masks their inner layers computed
 
     def __init__(
         self,
@@ -362,6 +363,8 @@ class Layer:
         elif not self._call_takes_training:
             kwargs.pop("training", None)
         outputs = self.call(inputs, *args, **kwargs)
+        if self._masks_from_graph:  # a Model: its graph's last layers already set each output's mask
+            return outputs
         out_mask = self.compute_mask(inputs, mask)
         if isinstance(outputs, (list, tuple)):
             if out_mask is not None and isinstance(outputs[0], Tensor):

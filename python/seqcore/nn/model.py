@@ -49,6 +49,8 @@ def _graph(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> list[GraphN
 class Model(TrainingMixin, SavingMixin, Layer):
     """``Model(inputs, outputs)`` from symbolic tensors, or subclass it and define ``call``."""
 
+    _masks_from_graph = True
+
     def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None, **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
         self._graph_nodes: list[GraphNode] | None = None
