@@ -10,7 +10,7 @@ weights or the same greedy names out), then times one round.  Throughput lands i
 from __future__ import annotations
 
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ import charlm_peers as cp  # noqa: E402
 COURSE_ITEMS, BATCHES, SAMPLE_ONE, SAMPLE_MANY, PRETRAIN = 100, 5, 50, 512, 2000
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validated(cell: str, workload: str) -> None:
     if workload in ("course", "batched"):
         cp.check_training(cp.Setup(cell), workload)

@@ -20,6 +20,7 @@ from . import charlm as charlm_command
 from . import demo as demo_command
 from . import dinos as dinos_command
 from . import info as info_command
+from . import jazz as jazz_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_command.add_parser(sub)
     dinos_command.add_parser(sub)
     info_command.add_parser(sub)
+    jazz_command.add_parser(sub)
     return parser
 
 

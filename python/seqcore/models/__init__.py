@@ -1,0 +1,12 @@
+"""The course's applications, each a small model built from ``nn``, ``text`` and ``music``.
+
+- ``CharLM``: character-level language model (Dinosaur Island, "write like Shakespeare").
+- ``MusicLSTM``: the course's jazz-solo LSTM (one LSTM cell unrolled over a window) and its sampler.
+"""
+
+from __future__ import annotations
+
+from .charlm import CharLM, TrainingHistory
+from .music_lstm import MusicLSTM
+
+__all__ = ["CharLM", "MusicLSTM", "TrainingHistory"]
