@@ -232,3 +232,39 @@ def test_bad_input_is_named():
         model.sample(1, top_k=0)
     with pytest.raises(ValueError, match="'B'"):
         model.evaluate(["Bad"])
+
+
+def test_dropout_step_matches_finite_differences_under_one_mask():
+    """With the same dropout masks (a reseeded generator) the loss is a function of the weights: its
+    gradient must be the fused step's."""
+    model = _model("lstm", [5, 4], 3)
+    model.dropout = 0.4
+    x, y, lengths = model.encode_items(ITEMS[:3])
+    w = (np.arange(x.shape[1])[None, :] < lengths[:, None]).astype(np.float64)
+
+    def run() -> tuple[float, list[np.ndarray]]:
+        return model._forward_backward(x, y, lengths, w, np.random.default_rng(7))
+
+    loss, grads = run()
+    assert loss != pytest.approx(model._forward_backward(x, y, lengths, w)[0])  # the masks do something
+    eps = 1e-6
+    for v, g in zip(model.trainable_weights(), grads):
+        flat = v.data.reshape(-1)
+        for k in np.random.default_rng(2).choice(flat.size, size=min(3, flat.size), replace=False):
+            old = flat[k]
+            flat[k] = old + eps
+            up = run()[0]
+            flat[k] = old - eps
+            down = run()[0]
+            flat[k] = old
+            assert g.reshape(-1)[k] == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-8), v.name
+
+
+def test_validation_keeps_the_best_weights():
+    model = CharLM(VOCAB, cell="lstm", units=32, embedding_dim=8, seed=0)
+    history = model.fit(NAMES[100:400], epochs=12, batch_size=16, validation=NAMES[:100])
+    scores = [score for _, score in history.val_losses]
+    assert len(scores) == 12
+    assert history.best_val_loss == min(scores)
+    assert model.evaluate(NAMES[:100]) == pytest.approx(min(scores), rel=1e-12)
+    assert min(scores) < scores[0]

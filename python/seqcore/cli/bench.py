@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import sys
 from typing import Any
 
 from .. import bench as engine
+from ._args import check_output_path as _check_output_path
+from ._args import positive_float as _positive_float
+from ._args import positive_int as _positive_int
 
 UsageError = engine.BenchError
 
@@ -18,26 +20,6 @@ examples:
   seqcore bench --cells lstm --modes train --cases all --json bench.json --png speedups.png
   seqcore bench --cases "32,100,128,256;64,50,256,512" --backends cpp,torch --threads 8
 """
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -117,16 +99,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(handler=run)
     return p
-
-
-def _check_output_path(path: str, option: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise UsageError(f"{option} {path!r}: folder {directory!r} does not exist")
-    if not os.access(directory, os.W_OK):
-        raise UsageError(f"{option} {path!r}: folder {directory!r} is not writable")
-    if os.path.isdir(path):
-        raise UsageError(f"{option} {path!r} is a folder")
 
 
 def config_from_args(args: argparse.Namespace) -> engine.BenchConfig:

@@ -3,50 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from typing import Any
 
-from .bench import UsageError, _positive_float, _positive_int
+from ._args import (
+    UsageError,
+    check_output_path,
+    fraction,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    positive_int_list,
+)
 
 CELL_CHOICES = ("rnn", "lstm", "gru")
 
 
-def _units(text: str) -> list[int]:
-    try:
-        sizes = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected positive integers separated by commas, got {text!r}") from None
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive integers separated by commas, got {text!r}")
-    return sizes
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
-    return value
-
-
-def _temperature(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not 0.0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
-
-
-def add_model_options(p: argparse.ArgumentParser, *, cell: str, units: str, embedding: int) -> None:
+def add_model_options(p: argparse.ArgumentParser, *, cell: str, units: str, embedding: int, dropout: float) -> None:
     """The architecture options shared by ``charlm train`` and ``dinos``."""
     p.add_argument("--cell", choices=CELL_CHOICES, default=cell, help=f"recurrent cell (default {cell})")
     p.add_argument(
-        "--units", type=_units, default=_units(units), help=f"hidden units, comma-separated to stack (default {units})"
+        "--units",
+        type=positive_int_list,
+        default=positive_int_list(units),
+        help=f"hidden units, comma-separated to stack (default {units})",
     )
     p.add_argument(
         "--embedding",
@@ -54,6 +34,9 @@ def add_model_options(p: argparse.ArgumentParser, *, cell: str, units: str, embe
         default=embedding,
         metavar="E",
         help=f"embedding width; 0 feeds one-hot characters as the course does (default {embedding})",
+    )
+    p.add_argument(
+        "--dropout", type=fraction, default=dropout, help=f"dropout rate while training (default {dropout:g})"
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
@@ -72,16 +55,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train on FILE for at most --seconds and save the model to --out")
     train.add_argument("file", metavar="FILE", help="UTF-8 text, one item per line")
     train.add_argument("--out", required=True, metavar="MODEL", help="where to save the trained model")
-    add_model_options(train, cell="lstm", units="128", embedding=32)
-    train.add_argument("--seconds", type=_positive_float, default=60.0, help="training time budget (default 60)")
-    train.add_argument("--epochs", type=_positive_int, help="stop after this many passes (default: only --seconds)")
-    train.add_argument("--batch-size", type=_positive_int, default=32, help="items per step (default 32)")
-    train.add_argument("--lr", type=_positive_float, default=0.005, help="Adam learning rate (default 0.005)")
+    add_model_options(train, cell="lstm", units="128", embedding=32, dropout=0.3)
+    train.add_argument("--seconds", type=positive_float, default=60.0, help="training time budget (default 60)")
+    train.add_argument("--epochs", type=positive_int, help="stop after this many passes (default: only --seconds)")
+    train.add_argument("--batch-size", type=positive_int, default=32, help="items per step (default 32)")
+    train.add_argument("--lr", type=positive_float, default=0.005, help="Adam learning rate (default 0.005)")
     train.add_argument(
-        "--holdout", type=_fraction, default=0.0, help="fraction of items held out and evaluated at the end (default 0)"
+        "--holdout",
+        type=fraction,
+        default=0.0,
+        help="fraction of items held out: evaluated after every epoch, and the best weights are kept (default 0)",
     )
     train.add_argument(
-        "--sample-every", type=_positive_float, default=10.0, help="seconds between printed samples (default 10)"
+        "--sample-every", type=positive_float, default=10.0, help="seconds between printed samples (default 10)"
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=run_train)
@@ -93,11 +79,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
     sample = sub.add_parser("sample", help="draw items from MODEL, optionally continuing --prefix")
     sample.add_argument("model", metavar="MODEL")
-    sample.add_argument("--n", type=_positive_int, default=10, help="how many items (default 10)")
+    sample.add_argument("--n", type=positive_int, default=10, help="how many items (default 10)")
     sample.add_argument("--prefix", default="", help="text every item starts with (a line to continue)")
-    sample.add_argument("--temperature", type=_temperature, default=1.0, help="0 is greedy (default 1)")
-    sample.add_argument("--top-k", type=_positive_int, help="sample among the k likeliest characters only")
-    sample.add_argument("--max-length", type=_positive_int, help="stop an item after this many characters")
+    sample.add_argument("--temperature", type=non_negative_float, default=1.0, help="0 is greedy (default 1)")
+    sample.add_argument("--top-k", type=positive_int, help="sample among the k likeliest characters only")
+    sample.add_argument("--max-length", type=positive_int, help="stop an item after this many characters")
     sample.add_argument("--seed", type=int, help="random seed (default: fresh randomness)")
     sample.set_defaults(handler=run_sample)
     return p
@@ -111,14 +97,6 @@ def read_training_items(path: str) -> list[str]:
         return read_items(path)
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-
-
-def check_output_path(path: str, option: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path)) or "."
-    if not os.path.isdir(folder):
-        raise UsageError(f"{option}: folder {folder!r} does not exist")
-    if os.path.isdir(path):
-        raise UsageError(f"{option}: {path!r} is a folder; give a file name")
 
 
 def load_model(path: str) -> Any:
@@ -142,6 +120,7 @@ def build_model(args: argparse.Namespace, items: list[str]) -> Any:
         cell=args.cell,
         units=args.units,
         embedding_dim=args.embedding or None,
+        dropout=args.dropout,
         seed=args.seed,
     )
 
@@ -186,6 +165,7 @@ def run_train(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         seconds=args.seconds,
         optimizer=optim.Adam(learning_rate=args.lr, clipnorm=5.0),
+        validation=held or None,
         seed=args.seed,
         callback=progress,
     )
@@ -197,7 +177,8 @@ def run_train(args: argparse.Namespace) -> int:
         f"{history.seconds:.1f}s; smoothed training loss {history.final_loss:.4f} nats/char; saved to {args.out}"
     )
     if held:
-        print(f"held-out ({len(held)} items): {model.evaluate(held):.4f} nats/char")
+        step = min(history.val_losses, key=lambda sv: sv[1])[0]
+        print(f"held-out ({len(held)} items): {model.evaluate(held):.4f} nats/char (the weights of step {step}, kept)")
     print("samples: " + " | ".join(model.sample(5, seed=args.seed)))
     return 0
 

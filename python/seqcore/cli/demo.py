@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from ._args import check_output_path
+
 DEMOS = ("classifier", "gradients")
 MAX_LENGTH = 200  # keeps the gradients demo to seconds (T=200: ~6 s); the effect is plain long before
 
@@ -343,18 +345,6 @@ def _plot(
         plt.close(fig)
 
 
-def _check_out(path: str) -> None:
-    from .bench import UsageError
-
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise UsageError(f"--out {path!r}: folder {directory!r} does not exist")
-    if os.path.isdir(path):
-        raise UsageError(f"--out {path!r} is a folder, expected a .png file path")
-    if not os.access(directory, os.W_OK):
-        raise UsageError(f"--out {path!r}: folder {directory!r} is not writable")
-
-
 def _run_gradients(args: argparse.Namespace) -> int:
     from .bench import UsageError
 
@@ -365,7 +355,7 @@ def _run_gradients(args: argparse.Namespace) -> int:
     if not 2 <= length <= MAX_LENGTH:
         raise UsageError(f"--length must be between 2 and {MAX_LENGTH}, got {length}")
     out = "gradients.png" if args.out is None else args.out
-    _check_out(out)
+    check_output_path(out, "--out")
     _require_matplotlib()  # before the work, so a missing extra fails at once
     start = time.perf_counter()
     unit = norms_at_init(length, args.seed, unit_inputs=True)

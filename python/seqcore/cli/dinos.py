@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .bench import _positive_float, _positive_int
-from .charlm import add_model_options, build_model, check_output_path, read_training_items
+from ._args import check_output_path, positive_float, positive_int
+from .charlm import add_model_options, build_model, read_training_items
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -18,12 +18,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "dinosaur genus names the course's way (SGD, one name per step, every gradient clipped to [-5, 5], "
         "smoothed loss), printing the smoothed loss and sampled names every --print-every iterations.",
     )
-    add_model_options(p, cell="rnn", units="50", embedding=0)
-    p.add_argument("--iterations", type=_positive_int, default=22000, help="training steps (default 22000)")
-    p.add_argument("--lr", type=_positive_float, default=0.01, help="SGD learning rate (default 0.01)")
-    p.add_argument("--clip", type=_positive_float, default=5.0, help="clip each gradient to [-clip, clip] (default 5)")
-    p.add_argument("--print-every", type=_positive_int, default=2000, help="iterations between reports (default 2000)")
-    p.add_argument("--samples", type=_positive_int, default=7, help="names sampled per report (default 7)")
+    add_model_options(p, cell="rnn", units="50", embedding=0, dropout=0.0)
+    p.add_argument("--iterations", type=positive_int, default=22000, help="training steps (default 22000)")
+    p.add_argument("--lr", type=positive_float, default=0.01, help="SGD learning rate (default 0.01)")
+    p.add_argument("--clip", type=positive_float, default=5.0, help="clip each gradient to [-clip, clip] (default 5)")
+    p.add_argument("--print-every", type=positive_int, default=2000, help="iterations between reports (default 2000)")
+    p.add_argument("--samples", type=positive_int, default=7, help="names sampled per report (default 7)")
     p.add_argument("--data", metavar="FILE", help="another one-item-per-line file instead of the dinosaur names")
     p.add_argument("--save", metavar="PATH", help="save the trained model (load it with `seqcore charlm sample`)")
     p.set_defaults(handler=run)

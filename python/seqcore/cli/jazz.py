@@ -10,7 +10,8 @@ import time
 from fractions import Fraction
 from typing import Any
 
-from .bench import UsageError
+from ._args import UsageError
+from ._args import check_output_path as _check_output_path
 
 DEFAULT_EPOCHS = 100  # the course's 100 epochs over ~60 windows: a few seconds on two cores
 DEFAULT_WINDOWS = 60
@@ -61,18 +62,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------- checks
-
-
-def _check_output_path(path: str, option: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise UsageError(f"{option} {path!r} is a folder; give a file name")
-    if not os.path.isdir(directory):
-        raise UsageError(f"{option} {path!r}: folder {directory!r} does not exist")
-    if not os.access(directory, os.W_OK):
-        raise UsageError(f"{option} {path!r}: folder {directory!r} is not writable")
-    if os.path.exists(path) and not os.access(path, os.W_OK):
-        raise UsageError(f"{option} {path!r}: the existing file is read-only")
 
 
 def _check_args(args: argparse.Namespace) -> None:

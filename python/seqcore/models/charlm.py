@@ -67,6 +67,8 @@ class TrainingHistory:
 
     losses: list[float] = field(default_factory=list)
     raw_losses: list[float] = field(default_factory=list)
+    val_losses: list[tuple[int, float]] = field(default_factory=list)  # (step, nats per char) with validation
+    best_val_loss: float | None = None  # the validation loss of the weights the model was left with
     steps: int = 0
     characters: int = 0
     seconds: float = 0.0
@@ -81,7 +83,9 @@ class CharLM:
     """A character-level language model over ``vocab``.
 
     cell: "rnn" (the course's tanh RNN), "lstm" or "gru"; units: hidden size, or one size per stacked
-    layer; embedding_dim: None feeds one-hot characters (the course), an int learns an embedding.
+    layer; embedding_dim: None feeds one-hot characters (the course), an int learns an embedding;
+    dropout: while training, the rate of inverted dropout on the input of every recurrent layer and of
+    the output layer (char-rnn's regulariser: a few hundred names are memorised quickly without it).
     """
 
     def __init__(
@@ -91,6 +95,7 @@ class CharLM:
         cell: str = "lstm",
         units: int | Sequence[int] = 128,
         embedding_dim: int | None = None,
+        dropout: float = 0.0,
         dtype: Any = None,
         seed: int | None = None,
     ) -> None:
@@ -103,6 +108,9 @@ class CharLM:
             raise ValueError("units must be a positive int or a non-empty list of them")
         self.units = [_positive_int("units", u) for u in sizes]
         self.embedding_dim = None if embedding_dim is None else _positive_int("embedding_dim", embedding_dim)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        self.dropout = float(dropout)
         self.cell = cell.lower()
         self.vocab = vocab
         self.dtype = resolve_dtype(dtype)
@@ -180,20 +188,41 @@ class CharLM:
             dx, _, dW, dU, db = K.rnn_backward(cache, dy=dy)
         return dx, [dW, dU, db]
 
-    def _logits(self, ids: np.ndarray, lengths: np.ndarray | None) -> tuple[np.ndarray, list[Any], np.ndarray]:
+    def _dropout(self, h: np.ndarray, rng: np.random.Generator | None, masks: list[np.ndarray | None]) -> np.ndarray:
+        """Inverted dropout on a layer's input while training (``rng`` given); the mask is kept for backward."""
+        if rng is None or not self.dropout:
+            masks.append(None)
+            return h
+        mask = (rng.random(h.shape) >= self.dropout).astype(h.dtype) / h.dtype.type(1.0 - self.dropout)
+        masks.append(mask)
+        return h * mask
+
+    def _logits(
+        self, ids: np.ndarray, lengths: np.ndarray | None, rng: np.random.Generator | None = None
+    ) -> tuple[np.ndarray, list[Any], np.ndarray, list[np.ndarray | None]]:
+        """Logits [B,T,V], the recurrent caches, the Dense layer's input and the dropout masks (or Nones)."""
         h = K.embedding_forward(self.embedding.embeddings.data, ids) if self.embedding is not None else self._eye[ids]
-        caches = []
+        caches: list[Any] = []
+        masks: list[np.ndarray | None] = []
         for layer in self.recurrent:
-            h, cache = self._run_recurrent(layer, h, lengths)
+            h, cache = self._run_recurrent(layer, self._dropout(h, rng, masks), lengths)
             caches.append(cache)
+        h = self._dropout(h, rng, masks)
         logits = h @ self.dense.kernel.data + self.dense.bias.data
-        return logits, caches, h
+        return logits, caches, h, masks
 
     def _forward_backward(
-        self, ids: np.ndarray, targets: np.ndarray, lengths: np.ndarray | None, weights: np.ndarray
+        self,
+        ids: np.ndarray,
+        targets: np.ndarray,
+        lengths: np.ndarray | None,
+        weights: np.ndarray,
+        rng: np.random.Generator | None = None,
     ) -> tuple[float, list[np.ndarray]]:
-        """Loss sum(weights * per-char cross-entropy) and its gradients, in ``trainable_weights`` order."""
-        logits, caches, top = self._logits(ids, lengths)
+        """Loss sum(weights * per-char cross-entropy) and its gradients, in ``trainable_weights`` order.
+
+        ``rng`` turns dropout on (training); without it the step is deterministic (evaluation, tests)."""
+        logits, caches, top, masks = self._logits(ids, lengths, rng)
         losses, ce = K.softmax_cross_entropy(logits, targets)
         loss = float(np.dot(losses.ravel(), weights.ravel()))
         dlogits = K.softmax_cross_entropy_backward(ce, weights.astype(logits.dtype, copy=False))
@@ -201,8 +230,12 @@ class CharLM:
         d2 = dlogits.reshape(-1, V)
         grads = [top.reshape(-1, top.shape[-1]).T @ d2, d2.sum(axis=0)]
         dh = dlogits @ self.dense.kernel.data.T
-        for cache in reversed(caches):
-            dh, layer_grads = self._back_recurrent(cache, dh)
+        if masks[-1] is not None:  # masks[l] sat in front of recurrent layer l, masks[-1] in front of the Dense
+            dh = dh * masks[-1]
+        for k in reversed(range(len(caches))):
+            dh, layer_grads = self._back_recurrent(caches[k], dh)
+            if masks[k] is not None:
+                dh = dh * masks[k]
             grads[:0] = layer_grads
         if self.embedding is not None:
             grads.insert(0, K.embedding_backward(ids, dh, V))
@@ -262,7 +295,7 @@ class CharLM:
         start = time.perf_counter()
         for step in range(iterations):
             x, y, lengths = encoded[step % len(encoded)]
-            loss, grads = self._forward_backward(x, y, None, np.ones(x.shape, dtype=np.float64))
+            loss, grads = self._forward_backward(x, y, None, np.ones(x.shape, dtype=np.float64), rng)
             opt.apply_gradients(zip(grads, variables))
             smooth = smooth * COURSE_SMOOTHING + loss * (1.0 - COURSE_SMOOTHING)
             history.losses.append(smooth)
@@ -285,6 +318,8 @@ class CharLM:
         epochs: int | None = None,
         seconds: float | None = None,
         optimizer: Any = None,
+        validation: Iterable[str] | None = None,
+        restore_best: bool = True,
         seed: int | None = 0,
         callback: Callable[[int, float], Any] | None = None,
     ) -> TrainingHistory:
@@ -292,9 +327,13 @@ class CharLM:
 
         Stops after ``epochs`` passes or ``seconds`` of training, whichever comes first (one must be
         given).  ``callback(step, smoothed per-char loss)`` runs after every step; it may return True to
-        stop.  The default optimizer is Adam(0.005, clipnorm=5).
+        stop.  The default optimizer is Adam(0.005, clipnorm=5).  With ``validation`` items the model is
+        evaluated after every epoch and at the end (``history.val_losses``, nats per character) and,
+        with ``restore_best``, left with the weights of its best evaluation (Keras's EarlyStopping with
+        ``restore_best_weights``): a few hundred names are memorised well within a minute.
         """
         items = _items(items)
+        val = None if validation is None else _items(validation, "validation")
         self._remember_lengths(items)
         batch_size = _positive_int("batch_size", batch_size)
         if epochs is None and seconds is None:
@@ -307,8 +346,29 @@ class CharLM:
         rng = np.random.default_rng(seed)
         variables = self.trainable_weights()
         history = TrainingHistory()
+        best: tuple[float, list[np.ndarray]] | None = None
         smooth = None
         start = time.perf_counter()
+
+        def validate() -> None:
+            nonlocal best
+            if val is None:
+                return
+            score = self.evaluate(val)
+            history.val_losses.append((history.steps, score))
+            if best is None or score < best[0]:
+                best = (score, [v.data.copy() for v in variables])
+
+        def finish() -> TrainingHistory:
+            history.seconds = time.perf_counter() - start
+            if not history.val_losses or history.val_losses[-1][0] != history.steps:
+                validate()
+            if best is not None and restore_best:
+                for v, data in zip(variables, best[1]):
+                    v.data[...] = data
+                history.best_val_loss = best[0]
+            return history
+
         epoch = 0
         while epochs is None or epoch < epochs:
             order = rng.permutation(len(items))
@@ -316,7 +376,7 @@ class CharLM:
                 x, y, lengths = self.encode_items([items[k] for k in order[lo : lo + batch_size]])
                 mask = (np.arange(x.shape[1])[None, :] < lengths[:, None]).astype(np.float64)
                 count = float(mask.sum())
-                loss, grads = self._forward_backward(x, y, lengths, mask / count)
+                loss, grads = self._forward_backward(x, y, lengths, mask / count, rng)
                 opt.apply_gradients(zip(grads, variables))
                 smooth = loss if smooth is None else 0.98 * smooth + 0.02 * loss
                 history.losses.append(smooth)
@@ -325,11 +385,10 @@ class CharLM:
                 history.characters += int(count)
                 stop = callback is not None and callback(history.steps, smooth) is True
                 if stop or (seconds is not None and time.perf_counter() - start >= seconds):
-                    history.seconds = time.perf_counter() - start
-                    return history
+                    return finish()
             epoch += 1
-        history.seconds = time.perf_counter() - start
-        return history
+            validate()
+        return finish()
 
     # ---------------------------------------------------------------- evaluation
     def evaluate(self, items: Iterable[str], *, batch_size: int = 256) -> float:
@@ -339,7 +398,7 @@ class CharLM:
         total, count = 0.0, 0
         for lo in range(0, len(items), batch_size):
             x, y, lengths = self.encode_items(items[lo : lo + batch_size])
-            logits, _, _ = self._logits(x, lengths)
+            logits = self._logits(x, lengths)[0]
             losses, _ = K.softmax_cross_entropy(logits.astype(np.float64), y)
             mask = np.arange(x.shape[1])[None, :] < lengths[:, None]
             total += float(losses[mask].sum())
@@ -466,6 +525,7 @@ class CharLM:
             "cell": self.cell,
             "units": self.units,
             "embedding_dim": self.embedding_dim,
+            "dropout": self.dropout,
             "dtype": np.dtype(self.dtype).name,
             "vocab": self.vocab.to_config(),
             "max_item_length": self.max_item_length,
@@ -501,6 +561,7 @@ class CharLM:
                 cell=cfg["cell"],
                 units=cfg["units"],
                 embedding_dim=cfg["embedding_dim"],
+                dropout=cfg.get("dropout", 0.0),
                 dtype=cfg["dtype"],
             )
             model.max_item_length = int(cfg["max_item_length"])
