@@ -138,11 +138,12 @@ def seqcore_course(model: CharLM, items: list[str]) -> Any:
     """The course loop over ``items`` (in order; no sampling)."""
     opt = optim.SGD(learning_rate=0.01, clipvalue=5.0)
     variables = model.trainable_weights()
+    encoded = [model.encode_items([item])[:2] for item in items]  # as fit_course does, and torch_course
+    ones = [np.ones(x.shape) for x, _ in encoded]
 
     def run() -> None:
-        for item in items:
-            x, y, _ = model.encode_items([item])
-            _, grads = model._forward_backward(x, y, None, np.ones(x.shape))
+        for (x, y), w in zip(encoded, ones):
+            _, grads = model._forward_backward(x, y, None, w)
             opt.apply_gradients(zip(grads, variables))
 
     return run
@@ -183,9 +184,15 @@ def seqcore_batched(model: CharLM, batches: list[list[str]]) -> Any:
     opt = optim.Adam(learning_rate=0.005, clipnorm=5.0)
     variables = model.trainable_weights()
 
+    data = []
+    for items in batches:  # encoded up front, as torch_batched does
+        x, y, lengths = model.encode_items(items)
+        mask = (np.arange(x.shape[1])[None, :] < lengths[:, None]).astype(np.float64)
+        data.append((x, y, lengths, mask / mask.sum()))
+
     def run() -> None:
-        for items in batches:
-            _, grads = model.loss_and_gradients(items)
+        for x, y, lengths, w in data:
+            _, grads = model._forward_backward(x, y, lengths, w)
             opt.apply_gradients(zip(grads, variables))
 
     return run
