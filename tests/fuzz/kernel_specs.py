@@ -333,6 +333,76 @@ def _conv_huge(draw, fill: Fill) -> Args:
     return _conv(draw, fill, (2, 5, 3, 2, draw(sizes), big, 1, 1, draw(st.sampled_from([1, 2]))))
 
 
+# ---------------------------------------------------------------- similarity search
+
+
+def _topk_dot(draw, fill: Fill) -> Args:
+    # E <= 1: a score is one product (or 0), the same bits on every backend, so the order of the ids
+    # (ties included) is comparable exactly; longer dot products are tested in test_kernels_embeddings.
+    V, Q, E = draw(positive_sizes), draw(sizes), draw(st.integers(0, 1))
+    args: Args = {"matrix": fill((V, E)), "queries": fill((Q, E)), "k": draw(st.integers(1, V))}
+    if draw(st.booleans()):
+        args["exclude"] = int_array(draw, (Q, draw(sizes)), 0, V).astype(np.int64) - 1  # -1 = padding
+    return args
+
+
+# ---------------------------------------------------------------- word-vector training (E <= 1: exact dot products,
+# so every backend makes bit-identical updates and NaN/Inf land in the same places)
+
+
+def _corpus(draw, V: int) -> tuple[np.ndarray, np.ndarray]:
+    N = draw(st.integers(0, 12))
+    ids = int_array(draw, (N,), 0, V - 1)
+    cuts = sorted(draw(st.lists(st.integers(0, N), max_size=3)))
+    return ids, np.array([0, *cuts, N], np.int64)
+
+
+def _word2vec(draw, fill: Fill) -> Args:
+    V, E = draw(positive_sizes), draw(st.integers(0, 1))
+    ids, offsets = _corpus(draw, V)
+    return {
+        "ids": ids,
+        "sentence_offsets": offsets,
+        "W_in": fill((V, E)),
+        "W_out": fill((V, E)),
+        "neg_table": int_array(draw, (draw(positive_sizes),), 0, V - 1),
+        "keep_prob": fill((V,)),
+        "window": draw(st.integers(1, 3)),
+        "negative": draw(st.integers(0, 3)),
+        "alpha": draw(st.sampled_from([0.025, 0.5])),
+        "min_alpha": 1e-4,
+        "words_done": draw(st.integers(0, 5)),
+        "total_words": draw(st.integers(1, 30)),
+        "seed": draw(st.sampled_from([0, 1, 2**64 - 1])),
+        "threads": draw(st.integers(1, 3)),
+    }
+
+
+def _cooccurrence(draw, fill: Fill) -> Args:
+    V = draw(positive_sizes)
+    ids, offsets = _corpus(draw, V)
+    return {"ids": ids, "sentence_offsets": offsets, "V": V, "window": draw(st.integers(1, 4)),
+            "symmetric": draw(st.booleans())}  # fmt: skip
+
+
+def _glove(draw, fill: Fill) -> Args:
+    V, E, n = draw(positive_sizes), draw(st.integers(0, 1)), draw(sizes)
+    args: Args = {
+        "rows": int_array(draw, (n,), 0, V - 1),
+        "cols": int_array(draw, (n,), 0, V - 1),
+        "values": np.abs(fill((n,))) + 0.5,
+        "W": fill((V, E)),
+        "C": fill((V, E)),
+        "bw": fill((V,)),
+        "bc": fill((V,)),
+    }
+    for name in ("gradsq_W", "gradsq_C", "gradsq_bw", "gradsq_bc"):
+        args[name] = np.abs(fill(args[name[7:]].shape)) + 1
+    args.update(x_max=draw(st.sampled_from([1.0, 100.0])), alpha=0.75, lr=0.05, epochs=draw(st.integers(0, 2)),
+                seed=draw(st.integers(0, 5)), threads=draw(st.integers(1, 3)))  # fmt: skip
+    return args
+
+
 # ---------------------------------------------------------------- the table
 
 FORWARD_SPECS: dict[str, Spec] = {}
@@ -363,6 +433,24 @@ FORWARD_SPECS.update(
         "layer_norm_forward", _norm, huge=lambda d, f: _norm(d, f, _huge_rows(d)), scalars=("eps",)
     ),
     batch_norm_forward=Spec("batch_norm_forward", lambda d, f: _norm(d, f, _rows(d)), scalars=("eps",)),
+    topk_dot=Spec("topk_dot", _topk_dot, ints=("exclude",), scalars=("k",)),
+    word2vec_sgns_train=Spec(
+        "word2vec_sgns_train",
+        _word2vec,
+        inplace=("W_in", "W_out"),
+        ints=("ids", "sentence_offsets", "neg_table", "keep_prob"),
+        scalars=("window", "negative", "alpha", "min_alpha", "words_done", "total_words", "seed", "threads"),
+    ),
+    glove_cooccurrence=Spec(
+        "glove_cooccurrence", _cooccurrence, ints=("ids", "sentence_offsets"), scalars=("V", "window", "symmetric")
+    ),
+    glove_train=Spec(
+        "glove_train",
+        _glove,
+        inplace=("W", "C", "bw", "bc", "gradsq_W", "gradsq_C", "gradsq_bw", "gradsq_bc"),
+        ints=("rows", "cols", "values"),
+        scalars=("x_max", "alpha", "lr", "epochs", "seed", "threads"),
+    ),
     conv1d_forward=Spec("conv1d_forward", _conv, gemm=True, huge=_conv_huge, scalars=("stride", "padding", "dilation")),
 )
 for _name in ("sgd_update", "adam_update", "rmsprop_update", "adagrad_update"):

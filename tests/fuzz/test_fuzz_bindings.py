@@ -190,6 +190,54 @@ def _embedding(backward: bool):
     return build
 
 
+def _topk_dot(draw, fill: Fill) -> Call:
+    V, Q, E = draw(st.integers(1, 5)), draw(sizes), draw(st.integers(0, 1))  # E <= 1: exact scores, exact order
+    exclude = _i64(int_array(draw, (Q, draw(sizes)), 0, V)) - 1 if draw(st.booleans()) else None
+    return [fill((V, E)), fill((Q, E)), draw(st.integers(1, V)), exclude], [IN, IN, INT, IDS]
+
+
+def _corpus(draw, V: int) -> tuple[np.ndarray, np.ndarray]:
+    N = draw(st.integers(0, 12))
+    cuts = sorted(draw(st.lists(st.integers(0, N), max_size=3)))
+    return _i64(int_array(draw, (N,), 0, V - 1)), np.array([0, *cuts, N], np.int64)
+
+
+def _word2vec(draw, fill: Fill) -> Call:
+    V, E = draw(st.integers(1, 5)), draw(st.integers(0, 1))  # E <= 1: exact dot products
+    ids, offsets = _corpus(draw, V)
+    table = _i64(int_array(draw, (draw(st.integers(1, 5)),), 0, V - 1))
+    keep = np.asarray(fill((V,)), np.float64)
+    scalars = [draw(st.integers(1, 3)), draw(st.integers(0, 3)), 0.025, 1e-4, draw(st.integers(0, 5)), 30, 7,
+               draw(st.integers(1, 3))]  # fmt: skip
+    return [ids, offsets, fill((V, E)), fill((V, E)), table, keep, *scalars], [IDS, IN, INOUT, INOUT, IDS, IN] + [
+        INT,
+        INT,
+        FLOAT,
+        FLOAT,
+        INT,
+        INT,
+        INT,
+        INT,
+    ]
+
+
+def _cooccurrence(draw, fill: Fill) -> Call:
+    V = draw(st.integers(1, 5))
+    ids, offsets = _corpus(draw, V)
+    return [ids, offsets, V, draw(st.integers(1, 4)), draw(st.booleans())], [IDS, IN, INT, INT, BOOL]
+
+
+def _glove(draw, fill: Fill) -> Call:
+    V, E, n = draw(st.integers(1, 5)), draw(st.integers(0, 1)), draw(sizes)
+    rows, cols = (_i64(int_array(draw, (n,), 0, V - 1)) for _ in range(2))
+    values = np.abs(np.asarray(fill((n,)), np.float64)) + 0.5
+    params = [fill((V, E)), fill((V, E)), fill((V,)), fill((V,))]
+    sq = [np.abs(fill(p.shape)) + 1 for p in params]
+    scalars = [100.0, 0.75, 0.05, draw(st.integers(0, 2)), draw(st.integers(0, 5)), draw(st.integers(1, 3))]
+    kinds = [IDS, IDS, IN] + [INOUT] * 8 + [FLOAT, FLOAT, FLOAT, INT, INT, INT]
+    return [rows, cols, values, *params, *sq, *scalars], kinds
+
+
 def _norm(kind: str, backward: bool):
     def build(draw, fill: Fill) -> Call:
         shape = tuple(max(1, n) for n in _shape(draw)) if kind == "batch" else _shape(draw)
@@ -245,6 +293,10 @@ CORE.update(
     scale=_scale,
     embedding_forward=_embedding(False),
     embedding_backward=_embedding(True),
+    topk_dot=_topk_dot,
+    word2vec_sgns_train=_word2vec,
+    glove_cooccurrence=_cooccurrence,
+    glove_train=_glove,
     layer_norm_forward=_norm("layer", False),
     layer_norm_backward=_norm("layer", True),
     batch_norm_forward=_norm("batch", False),
@@ -395,6 +447,15 @@ def output_bytes(name: str, args: list[Any]) -> int:
     if name == "embedding_backward" and len(args) == 3 and isinstance(args[1], np.ndarray) and _int(args[2]):
         dy, V = args[1], args[2]
         return max(int(V), 0) * (dy.shape[-1] if dy.ndim else 1) * dy.dtype.itemsize
+    if name == "glove_train" and len(args) == 17 and _int(args[14]):
+        return max(int(args[14]), 0) * 8 * max(args[0].size if isinstance(args[0], np.ndarray) else 1, 1)
+    if name == "word2vec_sgns_train" and len(args) == 14 and _int(args[7]):
+        return max(int(args[7]), 0) * 4  # negatives drawn per pair
+    if name == "topk_dot" and len(args) == 4 and all(isinstance(a, np.ndarray) and a.ndim == 2 for a in args[:2]):
+        # the scan visits every row of matrix for every query (a huge empty matrix would take hours), and the
+        # heaps and outputs hold k entries per query
+        k = int(args[2]) if _int(args[2]) and args[2] > 0 else 0
+        return args[0].shape[0] * max(args[1].shape[0], 1) + args[1].shape[0] * k * 16
     return 0
 
 

@@ -126,6 +126,8 @@ def mutate(draw, spec: Spec, args: dict[str, Any], layouts: dict[str, str], mode
             args["grads"] = grads
             return TypeError
         candidates = [k for k in floats_ if k != "labels"]
+        if not candidates:  # a kernel of integers only (glove_cooccurrence)
+            return None
         k = draw(st.sampled_from(candidates))
         first = floats_[0]
         other = np.float64 if args[k].dtype == np.float32 else np.float32

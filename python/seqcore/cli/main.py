@@ -19,8 +19,11 @@ from . import bench as bench_command
 from . import charlm as charlm_command
 from . import demo as demo_command
 from . import dinos as dinos_command
+from . import emojify as emojify_command
+from . import glove as glove_command
 from . import info as info_command
 from . import jazz as jazz_command
+from . import word2vec as word2vec_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,8 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     charlm_command.add_parser(sub)
     demo_command.add_parser(sub)
     dinos_command.add_parser(sub)
+    emojify_command.add_parser(sub)
     info_command.add_parser(sub)
     jazz_command.add_parser(sub)
+    word2vec_command.add_parser(sub)
+    glove_command.add_parser(sub)
     return parser
 
 

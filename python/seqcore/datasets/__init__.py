@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from .dinos import DINOS_PATH, dinos_path, dinosaur_names
+from .emoji import EMOJI_ALIASES, EMOJI_LABELS, emoji_data_path, emoji_sentences, label_to_emoji
 from .jazz import PROGRESSIONS, JazzSolo, jazz_solos, realize_progression, training_windows
 from .synthetic import first_marker
 
 __all__ = [
     "DINOS_PATH",
+    "EMOJI_ALIASES",
+    "EMOJI_LABELS",
+    "emoji_data_path",
+    "emoji_sentences",
+    "label_to_emoji",
     "PROGRESSIONS",
     "JazzSolo",
     "dinos_path",

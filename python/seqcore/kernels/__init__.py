@@ -37,6 +37,7 @@ from ._validate import (
     as_ids,
     as_inplace_array,
     as_int,
+    as_int_range,
     as_lengths,
     as_real,
     check_disjoint,
@@ -64,6 +65,8 @@ __all__ = [
     "conv1d_forward",
     "embedding_backward",
     "embedding_forward",
+    "glove_cooccurrence",
+    "glove_train",
     "gru_backward",
     "gru_cell",
     "gru_forward",
@@ -83,6 +86,8 @@ __all__ = [
     "softmax_backward",
     "softmax_cross_entropy",
     "softmax_cross_entropy_backward",
+    "topk_dot",
+    "word2vec_sgns_train",
 ]
 
 Array = np.ndarray
@@ -626,6 +631,226 @@ def embedding_backward(ids: Any, dy: Any, num_embeddings: int) -> Array:
         raise ValueError(f"dy must have shape ids.shape + (E,) = {wanted}, got {dy.shape}")
     check_output_size("dW", (V, dy.shape[-1]), dy.dtype)
     return active().embedding_backward(ids, dy, V)
+
+
+# ---------------------------------------------------------------- similarity search
+
+
+def topk_dot(matrix: Any, queries: Any, k: int, *, exclude: Any = None) -> tuple[Array, Array]:
+    """The k rows of ``matrix`` with the largest dot product with each query, best first.
+
+    matrix: [V,E] (for cosine similarity, pass L2-normalised rows); queries: [Q,E] of the same
+    dtype; k in [1, V].  exclude: None or integers [Q,X], ids to skip for each query (-1 =
+    padding).  Returns (scores [Q,k] of the dtype, ids [Q,k] int64), sorted by score
+    descending, ties by the lower id, NaN scores after every number; when fewer than k ids
+    remain after exclusion, the places left get id -1 and score -inf.  Selection is partial
+    (a size-k heap per query on the native backends), never a sort of all V scores.
+    """
+    matrix = as_float_array("matrix", matrix, ndim=2)
+    V, E = matrix.shape
+    queries = as_float_array("queries", queries, matrix.dtype, ndim=2)
+    if queries.shape[1] != E:
+        raise ValueError(f"queries must have shape (Q, E) = (Q, {E}), got {queries.shape}")
+    k = as_int("k", k, 1)
+    if k > V:
+        raise ValueError(f"k must lie in [1, V] = [1, {V}], got {k}")
+    if exclude is not None:
+        ex = np.asarray(exclude)
+        if ex.dtype == np.bool_ or not np.issubdtype(ex.dtype, np.integer):
+            raise TypeError(f"exclude must be None or an integer array, got dtype {ex.dtype}")
+        if ex.ndim != 2 or ex.shape[0] != queries.shape[0]:
+            raise ValueError(f"exclude must have shape (Q, X) = ({queries.shape[0]}, X), got {ex.shape}")
+        if ex.size and (ex.min() < -1 or ex.max() >= V):
+            bad = int(ex.min()) if ex.min() < -1 else int(ex.max())
+            raise ValueError(f"exclude must lie in [-1, V) = [-1, {V}) (-1 = padding), got {bad}")
+        exclude = native(ex, np.int64)
+    return active().topk_dot(matrix, queries, k, exclude)
+
+
+# ---------------------------------------------------------------- word-vector training
+#
+# The random stream, the update order and the formulas are defined once, in
+# backends/reference/words.py; every backend follows them, so 1-thread runs agree.
+
+SEED_MAX = 2**64 - 1
+
+
+def _finite(name: str, value: Any) -> float:
+    value = as_real(name, value, 0.0)
+    if value == math.inf:
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def _corpus(ids: Any, sentence_offsets: Any, V: int) -> tuple[Array, Array]:
+    """ids: [N] token ids in [0, V); sentence_offsets: [S+1] non-decreasing from 0 to N."""
+    ids = as_ids("ids", ids, V)
+    if ids.ndim != 1:
+        raise ValueError(f"ids must have 1 dimension (the corpus, sentences back to back), got shape {ids.shape}")
+    off = np.asarray(sentence_offsets)
+    if off.dtype == np.bool_ or not np.issubdtype(off.dtype, np.integer):
+        raise TypeError(f"sentence_offsets must be an integer array, got dtype {off.dtype}")
+    if off.ndim != 1 or off.size < 1:
+        raise ValueError(f"sentence_offsets must have shape (S+1,) with S >= 0, got {off.shape}")
+    off = native(off, np.int64)
+    if off[0] != 0 or off[-1] != ids.size or (off.size > 1 and np.any(off[1:] < off[:-1])):
+        raise ValueError(
+            f"sentence_offsets must rise from 0 to len(ids) = {ids.size} (sentence s is ids[off[s]:off[s+1]]), "
+            f"got {off[0]} .. {off[-1]}{' (decreasing)' if off.size > 1 and np.any(off[1:] < off[:-1]) else ''}"
+        )
+    return ids, off
+
+
+def word2vec_sgns_train(
+    ids: Any,
+    sentence_offsets: Any,
+    W_in: Any,
+    W_out: Any,
+    neg_table: Any,
+    keep_prob: Any,
+    *,
+    window: int = 5,
+    negative: int = 5,
+    alpha: float = 0.025,
+    min_alpha: float = 1e-4,
+    words_done: int = 0,
+    total_words: int | None = None,
+    seed: int = 1,
+    threads: int = 1,
+) -> tuple[float, int, int]:
+    """Skip-gram with negative sampling (word2vec.c / gensim sg=1, hs=0) over a corpus; W_in, W_out updated in place.
+
+    ids: [N] token ids; sentence_offsets: [S+1] (sentence s = ids[off[s]:off[s+1]]; no window crosses
+    a boundary).  W_in, W_out: [V,E] float32/float64, C-contiguous, the input and output vectors.
+    neg_table: [T] int ids drawn uniformly for negatives (the unigram**0.75 table); keep_prob: [V]
+    float64, the probability of keeping each word when subsampling (>= 1: always).  window: the largest
+    reach (each centre word draws its own in [1, window]); negative: negatives per pair.  The learning
+    rate falls linearly from alpha to min_alpha over total_words (default: this call's words), from
+    words_done words already seen (for runs split into calls).  seed: the random stream (0 .. 2**64-1).
+    threads: native Hogwild workers (cpp; numba and reference run serially): updates race lock-free, as
+    in word2vec.c, so results repeat bit for bit only with threads=1.
+    Returns (loss_sum, terms, words): the summed logistic loss over terms (pair, target) updates, and the
+    words read (subsampled ones included).
+    """
+    W_in = as_inplace_array("W_in", W_in)
+    if W_in.ndim != 2:
+        raise ValueError(f"W_in must have 2 dimensions, got shape {W_in.shape}")
+    V, E = W_in.shape
+    W_out = as_inplace_array("W_out", W_out, W_in.dtype)
+    check_shape("W_out", W_out, (V, E), "(V, E)")
+    check_disjoint({"W_in": W_in, "W_out": W_out})
+    ids, off = _corpus(ids, sentence_offsets, V)
+    neg_table = as_ids("neg_table", neg_table, V)
+    if neg_table.ndim != 1 or neg_table.size == 0:
+        raise ValueError(f"neg_table must be a non-empty 1-D array of ids, got shape {neg_table.shape}")
+    keep_prob = as_float_array("keep_prob", keep_prob)  # any float dtype: probabilities, read as float64
+    check_shape("keep_prob", keep_prob, (V,), "(V,)")
+    keep_prob = native(keep_prob, np.float64)
+    window = as_int("window", window, 1)
+    negative = as_int("negative", negative, 0)
+    if negative > 2**20:
+        raise ValueError(f"negative must lie in [0, {2**20}], got {negative}")
+    alpha = _finite("alpha", alpha)
+    min_alpha = _finite("min_alpha", min_alpha)
+    words_done = as_int("words_done", words_done, 0)
+    total_words = as_int("total_words", max(ids.size, 1) if total_words is None else total_words, 1)
+    seed = as_int_range("seed", seed, 0, SEED_MAX)
+    threads = as_int("threads", threads, 1)
+    return active().word2vec_sgns_train(
+        ids, off, W_in, W_out, neg_table, keep_prob, window, negative, alpha, min_alpha, words_done, total_words,
+        seed, threads,
+    )  # fmt: skip
+
+
+def glove_cooccurrence(
+    ids: Any, sentence_offsets: Any, V: int, window: int = 10, symmetric: bool = True
+) -> tuple[Array, Array, Array]:
+    """GloVe's co-occurrence counts, weighted 1/distance, within sentences.
+
+    ids: [N] in [0, V); sentence_offsets: [S+1] as for word2vec_sgns_train.  Each position i adds
+    1/d to X[w_i, w_(i-d)] for d = 1..window (and to X[w_(i-d), w_i] when symmetric), in scan order.
+    Returns the nonzero entries as (rows int64, cols int64, values float64), sorted by (row, col).
+    """
+    V = as_int("V", V, 0)
+    if V > 3037000499:  # row * V + col must fit int64
+        raise ValueError(f"V must be at most 3037000499 (keys row * V + col are int64), got {V}")
+    ids, off = _corpus(ids, sentence_offsets, V)
+    window = as_int("window", window, 1)
+    return active().glove_cooccurrence(ids, off, V, window, as_flag("symmetric", symmetric))
+
+
+def glove_train(
+    rows: Any,
+    cols: Any,
+    values: Any,
+    W: Any,
+    C: Any,
+    bw: Any,
+    bc: Any,
+    gradsq_W: Any,
+    gradsq_C: Any,
+    gradsq_bw: Any,
+    gradsq_bc: Any,
+    *,
+    x_max: float = 100.0,
+    alpha: float = 0.75,
+    lr: float = 0.05,
+    epochs: int = 1,
+    seed: int = 1,
+    threads: int = 1,
+) -> Array:
+    """GloVe (Pennington et al. 2014, glove.c): AdaGrad on sum f(x)(w_i . c_j + b_i + b_j - log x)**2 / 2.
+
+    rows, cols: [n] ids in [0, V); values: [n] positive co-occurrences (as glove_cooccurrence returns).
+    W, C: [V,E] word and context vectors; bw, bc: [V] biases; gradsq_*: their AdaGrad sums of squared
+    gradients (start at 1, as glove.c); all of one float dtype, updated in place.  f(x) = min(1,
+    (x/x_max)**alpha).  Each epoch visits the triplets in a fresh seeded permutation; threads: Hogwild
+    workers over slices of it (cpp; others serial; bit-repeatable only with threads=1).
+    Returns the mean cost of each epoch, float64 [epochs].
+    """
+    W = as_inplace_array("W", W)
+    if W.ndim != 2:
+        raise ValueError(f"W must have 2 dimensions, got shape {W.shape}")
+    V, E = W.shape
+    arrays = {"W": W}
+    for name, value, shape, letters in (
+        ("C", C, (V, E), "(V, E)"),
+        ("bw", bw, (V,), "(V,)"),
+        ("bc", bc, (V,), "(V,)"),
+        ("gradsq_W", gradsq_W, (V, E), "(V, E)"),
+        ("gradsq_C", gradsq_C, (V, E), "(V, E)"),
+        ("gradsq_bw", gradsq_bw, (V,), "(V,)"),
+        ("gradsq_bc", gradsq_bc, (V,), "(V,)"),
+    ):
+        arr = as_inplace_array(name, value, W.dtype)
+        check_shape(name, arr, shape, letters)
+        arrays[name] = arr
+    check_disjoint(arrays)
+    rows = as_ids("rows", rows, V)
+    n = rows.size
+    if rows.ndim != 1:
+        raise ValueError(f"rows must have 1 dimension, got shape {rows.shape}")
+    cols = as_ids("cols", cols, V)
+    check_shape("cols", cols, (n,), "(n,)")
+    values = as_float_array("values", values)
+    check_shape("values", values, (n,), "(n,)")
+    values = native(values, np.float64)
+    if n and not np.all(values > 0):
+        raise ValueError("values must be positive co-occurrences (log x is taken), got a value <= 0 or NaN")
+    x_max = _finite("x_max", x_max)
+    if x_max <= 0:
+        raise ValueError(f"x_max must be > 0, got {x_max}")
+    alpha = _finite("alpha", alpha)
+    lr = _finite("lr", lr)
+    epochs = as_int("epochs", epochs, 0)
+    check_output_size("costs", (epochs,), np.float64)
+    seed = as_int_range("seed", seed, 0, SEED_MAX)
+    threads = as_int("threads", threads, 1)
+    a = arrays
+    return active().glove_train(
+        rows, cols, values, W, a["C"], a["bw"], a["bc"], a["gradsq_W"], a["gradsq_C"], a["gradsq_bw"],
+        a["gradsq_bc"], x_max, alpha, lr, epochs, seed, threads,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------- normalization (feature axis last)

@@ -137,6 +137,16 @@ def as_int(name: str, value: Any, low: int | None = None) -> int:
     return value
 
 
+def as_int_range(name: str, value: Any, low: int, high: int) -> int:
+    """A Python or NumPy integer (not bool) in [low, high] (seeds: 0 .. 2**64 - 1)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    value = int(value)
+    if not low <= value <= high:
+        raise ValueError(f"{name} must lie in [{low}, {high}], got {value}")
+    return value
+
+
 def check_output_size(what: str, shape: tuple[int, ...], dtype: Any) -> None:
     """An output whose size comes from scalar arguments (padding, num_embeddings) must be addressable:
     its nonzero sizes times the item size fit in int64, as NumPy requires of any array, empty or not."""

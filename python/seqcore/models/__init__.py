@@ -1,12 +1,14 @@
 """The course's applications, each a small model built from ``nn``, ``text`` and ``music``.
 
 - ``CharLM``: character-level language model (Dinosaur Island, "write like Shakespeare").
+- ``EmojifierV1`` / ``EmojifierV2``: the course's sentence -> emoji classifiers over GloVe vectors.
 - ``MusicLSTM``: the course's jazz-solo LSTM (one LSTM cell unrolled over a window) and its sampler.
 """
 
 from __future__ import annotations
 
 from .charlm import CharLM, TrainingHistory
+from .emojifier import EmojifierV1, EmojifierV2, load_emojifier
 from .music_lstm import MusicLSTM
 
-__all__ = ["CharLM", "MusicLSTM", "TrainingHistory"]
+__all__ = ["CharLM", "EmojifierV1", "EmojifierV2", "MusicLSTM", "TrainingHistory", "load_emojifier"]

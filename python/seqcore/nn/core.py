@@ -71,6 +71,13 @@ class Dense(Layer):
         }
 
 
+def _is_vectors_pair(obj: Any) -> bool:
+    """Whether ``obj`` is a (matrix [V,E], words) pair for ``Embedding.from_pretrained``."""
+    if not (isinstance(obj, tuple) and len(obj) == 2 and isinstance(obj[1], (list, tuple))):
+        return False
+    return len(obj[1]) > 0 and all(isinstance(w, str) for w in obj[1])
+
+
 class Embedding(Layer):
     """Integer ids [...] -> vectors [..., output_dim]; ``mask_zero`` makes id 0 padding."""
 
@@ -96,9 +103,31 @@ class Embedding(Layer):
         self._initial = None if weights is None else [np.asarray(w) for w in weights]
 
     @classmethod
-    def from_pretrained(cls, matrix: Any, trainable: bool = False, mask_zero: bool = False, **kwargs: Any) -> Embedding:
-        """An Embedding holding ``matrix`` [V,E] (frozen unless ``trainable``), e.g. GloVe vectors."""
-        arr = np.asarray(matrix)
+    def from_pretrained(
+        cls, matrix: Any, trainable: bool = False, mask_zero: bool | None = None, **kwargs: Any
+    ) -> Embedding:
+        """An Embedding holding pretrained vectors (frozen unless ``trainable``).
+
+        ``matrix``: a [V,E] float array (``mask_zero`` defaults to False: row 0 is an ordinary word), or word vectors
+        such as ``seqcore.embeddings.WordVectors`` (anything with an ``embedding_matrix(pad_row=...)`` method), or a
+        ``(matrix, words)`` pair.  Word vectors give a [V+1,E] layer whose row 0 is all zeros, so word ``i`` has id
+        ``i + 1`` (as ``WordVectors.sentences_to_indices`` writes) and ``mask_zero`` defaults to True.
+        """
+        if _is_vectors_pair(matrix):  # padded here as WordVectors.embedding_matrix(pad_row=True) does: nn sits below
+            vectors, words = np.asarray(matrix[0]), matrix[1]
+            if vectors.ndim != 2 or vectors.shape[0] != len(words):
+                raise ValueError(
+                    f"Embedding.from_pretrained: a (matrix, words) pair needs one matrix row per word, got "
+                    f"{vectors.shape} for {len(words)} words"
+                )
+            arr = np.concatenate([np.zeros((1, vectors.shape[1]), vectors.dtype), vectors])
+            mask_zero = True if mask_zero is None else mask_zero
+        elif not isinstance(matrix, np.ndarray) and callable(getattr(matrix, "embedding_matrix", None)):
+            arr = np.asarray(matrix.embedding_matrix(pad_row=True))
+            mask_zero = True if mask_zero is None else mask_zero
+        else:
+            arr = np.asarray(matrix)
+            mask_zero = False if mask_zero is None else mask_zero
         if arr.ndim != 2 or arr.dtype.kind != "f":
             raise ValueError(f"Embedding.from_pretrained: matrix must be a 2-d float array [V, E], got {arr.shape}")
         kwargs.setdefault("dtype", arr.dtype if arr.dtype in (np.float32, np.float64) else None)

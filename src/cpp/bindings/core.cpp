@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -22,6 +23,8 @@
 #include "seqcore/norm.h"
 #include "seqcore/optim.h"
 #include "seqcore/recurrent.h"
+#include "seqcore/similarity.h"
+#include "seqcore/word_training.h"
 #include "seqcore/softmax.h"
 
 #ifndef SEQCORE_CXX_FLAGS
@@ -706,6 +709,198 @@ py::array embedding_backward(const py::array& ids, const py::array& dy, index_t 
     });
 }
 
+// ---------------------------------------------------------------- similarity search
+
+py::tuple topk_dot(const py::array& matrix, const py::array& queries, index_t k, const py::object& exclude) {
+    require_ndim(matrix, "matrix", 2);
+    require_ndim(queries, "queries", 2);
+    return by_dtype(matrix, "matrix", [&](auto tag) -> py::tuple {
+        using T = decltype(tag);
+        const index_t V = matrix.shape(0), E = matrix.shape(1), Q = queries.shape(0);
+        const T* pm = in<T>(matrix, "matrix", {V, E});
+        const T* pq = in<T>(queries, "queries", {Q, E});
+        if (k < 1 || k > V)
+            throw py::value_error("k must lie in [1, V] = [1, " + std::to_string(V) + "], got " + std::to_string(k));
+        const index_t* pe = nullptr;
+        index_t X = 0;
+        if (!exclude.is_none()) {
+            const py::array ex = ndarray(exclude, "exclude", "a NumPy int64 array or None");
+            require_ndim(ex, "exclude", 2);
+            X = ex.shape(1);
+            pe = in<index_t>(ex, "exclude", {Q, X});
+            const index_t n = checked_mul(Q, X, "exclude's size");
+            for (index_t j = 0; j < n; ++j)
+                if (pe[j] < -1 || pe[j] >= V)
+                    throw py::value_error("exclude must lie in [-1, V) = [-1, " + std::to_string(V) +
+                                          ") (-1 = padding), got " + std::to_string(pe[j]));
+        }
+        auto scores = out<T>({Q, k});
+        auto ids = out<index_t>({Q, k});
+        T* ps = ptr(scores);
+        index_t* pi = ptr(ids);
+        const int threads = seqcore::get_num_threads();
+        {
+            py::gil_scoped_release nogil;
+            seqcore::topk_dot<T>(V, E, Q, k, pm, pq, pe, X, threads, ps, pi);
+        }
+        return py::make_tuple(scores, ids);
+    });
+}
+
+// ---------------------------------------------------------------- word-vector training
+
+constexpr index_t kMaxNegative = index_t(1) << 20;
+
+// A 1-D int64 array of ids in [0, V).
+const index_t* ids_1d(const py::array& a, const char* name, index_t V) {
+    require_ndim(a, name, 1);
+    const index_t* p = in<index_t>(a, name, shape_of(a));
+    for (index_t n = 0; n < a.size(); ++n)
+        if (p[n] < 0 || p[n] >= V)
+            throw py::value_error(std::string(name) + " must lie in [0, V) = [0, " + std::to_string(V) + "), got " +
+                                  std::to_string(p[n]));
+    return p;
+}
+
+// sentence_offsets: [S+1] int64 rising from 0 to N.  Returns S.
+index_t sentence_count(const py::array& offsets, index_t N) {
+    require_ndim(offsets, "sentence_offsets", 1);
+    if (offsets.shape(0) < 1) throw py::value_error("sentence_offsets must have shape (S+1,) with S >= 0, got (0,)");
+    const index_t* p = in<index_t>(offsets, "sentence_offsets", shape_of(offsets));
+    const index_t S = offsets.shape(0) - 1;
+    bool ok = p[0] == 0 && p[S] == N;
+    for (index_t s = 0; ok && s < S; ++s) ok = p[s] <= p[s + 1];
+    if (!ok)
+        throw py::value_error("sentence_offsets must rise from 0 to len(ids) = " + std::to_string(N) + ", got " +
+                              std::to_string(p[0]) + " .. " + std::to_string(p[S]));
+    return S;
+}
+
+void check_count(index_t value, const char* name, index_t low, index_t high = std::numeric_limits<index_t>::max()) {
+    if (value < low || value > high)
+        throw py::value_error(std::string(name) + " must lie in [" + std::to_string(low) + ", " + std::to_string(high) +
+                              "], got " + std::to_string(value));
+}
+
+// A finite real >= low.
+void check_real(double value, const char* name, double low) {
+    if (!(value >= low) || std::isinf(value)) throw py::value_error(std::string(name) + " must be finite and >= " + std::to_string(low) + ", got " +
+                                                std::to_string(value));
+}
+
+py::tuple word2vec_sgns_train(const py::array& ids, const py::array& offsets, const py::object& W_in_obj,
+                              const py::object& W_out_obj, const py::array& neg_table, const py::array& keep_prob,
+                              index_t window, index_t negative, double alpha, double min_alpha, index_t words_done,
+                              index_t total_words, std::uint64_t seed, index_t threads) {
+    const py::array W_in = ndarray(W_in_obj, "W_in", "a NumPy array (it is updated in place)");
+    require_ndim(W_in, "W_in", 2);
+    check_count(window, "window", 1);
+    check_count(negative, "negative", 0, kMaxNegative);
+    check_real(alpha, "alpha", 0.0);
+    check_real(min_alpha, "min_alpha", 0.0);
+    check_count(words_done, "words_done", 0);
+    check_count(total_words, "total_words", 1);
+    check_count(threads, "threads", 1);
+    return by_dtype(W_in, "W_in", [&](auto tag) -> py::tuple {
+        using T = decltype(tag);
+        const index_t V = W_in.shape(0), E = W_in.shape(1);
+        T* pin = inout<T>(W_in, "W_in", {V, E});
+        T* pout = inout<T>(W_out_obj, "W_out", {V, E});
+        const index_t* pids = ids_1d(ids, "ids", V);
+        const index_t S = sentence_count(offsets, ids.shape(0));
+        const index_t* poff = static_cast<const index_t*>(offsets.data());
+        const index_t* ptab = ids_1d(neg_table, "neg_table", V);
+        if (neg_table.size() == 0) throw py::value_error("neg_table must be a non-empty 1-D array of ids, got (0,)");
+        const double* pkeep = in<double>(keep_prob, "keep_prob", {V});
+        require_disjoint({{"W_in", W_in}, {"W_out", W_out_obj}, {"ids", ids}, {"sentence_offsets", offsets},
+                          {"neg_table", neg_table}, {"keep_prob", keep_prob}});
+        double loss = 0.0;
+        index_t terms = 0;
+        const int nt = static_cast<int>(std::min<index_t>(threads, 256));
+        {
+            py::gil_scoped_release nogil;
+            seqcore::word2vec_sgns_train<T>(V, E, S, pids, poff, pin, pout, neg_table.size(), ptab, pkeep, window,
+                                            negative, alpha, min_alpha, words_done, total_words, seed, nt, &loss,
+                                            &terms);
+        }
+        return py::make_tuple(loss, terms, ids.shape(0));
+    });
+}
+
+py::tuple glove_cooccurrence(const py::array& ids, const py::array& offsets, index_t V, index_t window,
+                             bool symmetric) {
+    check_count(V, "V", 0, 3037000499);
+    check_count(window, "window", 1);
+    const index_t* pids = ids_1d(ids, "ids", V);
+    const index_t S = sentence_count(offsets, ids.shape(0));
+    const index_t* poff = static_cast<const index_t*>(offsets.data());
+    std::vector<index_t> keys;
+    std::vector<double> values;
+    {
+        py::gil_scoped_release nogil;
+        seqcore::glove_cooccurrence(V, S, pids, poff, window, symmetric, keys, values);
+    }
+    const index_t n = static_cast<index_t>(keys.size());
+    auto rows = out<index_t>({n});
+    auto cols = out<index_t>({n});
+    auto vals = out<double>({n});
+    index_t *pr = ptr(rows), *pc = ptr(cols);
+    double* pv = ptr(vals);
+    for (index_t k = 0; k < n; ++k) {
+        pr[k] = keys[k] / V;
+        pc[k] = keys[k] % V;
+        pv[k] = values[k];
+    }
+    return py::make_tuple(rows, cols, vals);
+}
+
+py::array glove_train(const py::array& rows, const py::array& cols, const py::array& values, const py::object& W_obj,
+                      const py::object& C, const py::object& bw, const py::object& bc, const py::object& gW,
+                      const py::object& gC, const py::object& gbw, const py::object& gbc, double x_max, double alpha,
+                      double lr, index_t epochs, std::uint64_t seed, index_t threads) {
+    const py::array W = ndarray(W_obj, "W", "a NumPy array (it is updated in place)");
+    require_ndim(W, "W", 2);
+    if (!(x_max > 0) || std::isinf(x_max)) throw py::value_error("x_max must be > 0, got " + std::to_string(x_max));
+    check_real(alpha, "alpha", 0.0);
+    check_real(lr, "lr", 0.0);
+    check_count(epochs, "epochs", 0);
+    check_count(threads, "threads", 1);
+    return by_dtype(W, "W", [&](auto tag) -> py::array {
+        using T = decltype(tag);
+        const index_t V = W.shape(0), E = W.shape(1);
+        T* pW = inout<T>(W, "W", {V, E});
+        T* pC = inout<T>(C, "C", {V, E});
+        T* pbw = inout<T>(bw, "bw", {V});
+        T* pbc = inout<T>(bc, "bc", {V});
+        T* pgW = inout<T>(gW, "gradsq_W", {V, E});
+        T* pgC = inout<T>(gC, "gradsq_C", {V, E});
+        T* pgbw = inout<T>(gbw, "gradsq_bw", {V});
+        T* pgbc = inout<T>(gbc, "gradsq_bc", {V});
+        const index_t* pr = ids_1d(rows, "rows", V);
+        const index_t n = rows.shape(0);
+        const index_t* pc = ids_1d(cols, "cols", V);
+        if (cols.shape(0) != n)
+            throw py::value_error("cols must have shape (n,) = (" + std::to_string(n) + ",), got " +
+                                  shape_str(shape_of(cols)));
+        const double* pv = in<double>(values, "values", {n});
+        for (index_t k = 0; k < n; ++k)
+            if (!(pv[k] > 0))
+                throw py::value_error("values must be positive co-occurrences (log x is taken), got " +
+                                      std::to_string(pv[k]));
+        require_disjoint({{"W", W}, {"C", C}, {"bw", bw}, {"bc", bc}, {"gradsq_W", gW}, {"gradsq_C", gC},
+                          {"gradsq_bw", gbw}, {"gradsq_bc", gbc}, {"rows", rows}, {"cols", cols}, {"values", values}});
+        auto costs = out<double>({epochs});
+        double* pcost = ptr(costs);
+        const int nt = static_cast<int>(std::min<index_t>(threads, 256));
+        {
+            py::gil_scoped_release nogil;
+            seqcore::glove_train<T>(V, E, n, pr, pc, pv, pW, pC, pbw, pbc, pgW, pgC, pgbw, pgbc, x_max, alpha, lr,
+                                    epochs, seed, nt, pcost);
+        }
+        return std::move(costs);
+    });
+}
+
 // ---------------------------------------------------------------- normalization ([N,F] views)
 
 void check_eps(double eps) {
@@ -931,6 +1126,17 @@ PYBIND11_MODULE(_core, m) {
           py::arg("eps"));
     m.def("embedding_forward", &embedding_forward, py::arg("weights"), py::arg("ids"));
     m.def("embedding_backward", &embedding_backward, py::arg("ids"), py::arg("dy"), py::arg("num_embeddings"));
+    m.def("topk_dot", &topk_dot, py::arg("matrix"), py::arg("queries"), py::arg("k"), py::arg("exclude").none(true));
+    m.def("word2vec_sgns_train", &word2vec_sgns_train, py::arg("ids"), py::arg("sentence_offsets"), py::arg("W_in"),
+          py::arg("W_out"), py::arg("neg_table"), py::arg("keep_prob"), py::arg("window"), py::arg("negative"),
+          py::arg("alpha"), py::arg("min_alpha"), py::arg("words_done"), py::arg("total_words"), py::arg("seed"),
+          py::arg("threads"));
+    m.def("glove_cooccurrence", &glove_cooccurrence, py::arg("ids"), py::arg("sentence_offsets"), py::arg("V"),
+          py::arg("window"), py::arg("symmetric"));
+    m.def("glove_train", &glove_train, py::arg("rows"), py::arg("cols"), py::arg("values"), py::arg("W"), py::arg("C"),
+          py::arg("bw"), py::arg("bc"), py::arg("gradsq_W"), py::arg("gradsq_C"), py::arg("gradsq_bw"),
+          py::arg("gradsq_bc"), py::arg("x_max"), py::arg("alpha"), py::arg("lr"), py::arg("epochs"), py::arg("seed"),
+          py::arg("threads"));
     m.def("layer_norm_forward", &layer_norm_forward, py::arg("x"), py::arg("gamma"), py::arg("beta"),
           py::arg("eps"));
     m.def(

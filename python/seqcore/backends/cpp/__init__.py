@@ -177,3 +177,12 @@ def clip_by_global_norm(grads, max_norm, inplace=False):
             continue
         out.append(_core.scale(g, factor, g if inplace else None))
     return out, norm
+
+
+def topk_dot(matrix, queries, k, exclude=None):
+    return _core.topk_dot(matrix, queries, k, exclude)
+
+
+word2vec_sgns_train = _core.word2vec_sgns_train
+glove_cooccurrence = _core.glove_cooccurrence
+glove_train = _core.glove_train

@@ -23,6 +23,7 @@ from .recurrent import (
     rnn_cell,
     rnn_forward,
 )
+from .similarity import topk_dot
 from .softmax import (
     log_softmax,
     log_softmax_backward,
@@ -31,6 +32,7 @@ from .softmax import (
     softmax_cross_entropy,
     softmax_cross_entropy_backward,
 )
+from .words import glove_cooccurrence, glove_train, word2vec_sgns_train
 
 NAME = "numba"
 
@@ -64,6 +66,8 @@ __all__ = [
     "embedding_backward",
     "embedding_forward",
     "get_num_threads",
+    "glove_cooccurrence",
+    "glove_train",
     "gru_backward",
     "gru_cell",
     "gru_forward",
@@ -84,4 +88,6 @@ __all__ = [
     "softmax_backward",
     "softmax_cross_entropy",
     "softmax_cross_entropy_backward",
+    "topk_dot",
+    "word2vec_sgns_train",
 ]

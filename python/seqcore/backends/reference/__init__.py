@@ -16,6 +16,7 @@ from .recurrent import (
     rnn_cell,
     rnn_forward,
 )
+from .similarity import topk_dot
 from .softmax import (
     log_softmax,
     log_softmax_backward,
@@ -24,6 +25,7 @@ from .softmax import (
     softmax_cross_entropy,
     softmax_cross_entropy_backward,
 )
+from .words import glove_cooccurrence, glove_train, word2vec_sgns_train
 
 NAME = "reference"
 
@@ -38,6 +40,8 @@ __all__ = [
     "conv1d_forward",
     "embedding_backward",
     "embedding_forward",
+    "glove_cooccurrence",
+    "glove_train",
     "gru_backward",
     "gru_cell",
     "gru_forward",
@@ -57,4 +61,6 @@ __all__ = [
     "softmax_backward",
     "softmax_cross_entropy",
     "softmax_cross_entropy_backward",
+    "topk_dot",
+    "word2vec_sgns_train",
 ]
