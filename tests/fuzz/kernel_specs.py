@@ -32,6 +32,9 @@ class Spec:
     scalars: tuple[str, ...] = ()  # flags, hyperparameters, sizes
     forward: str | None = None  # a backward: the forward whose cache it takes
     upstream: Callable[[Any, Fill, tuple], Args] | None = None
+    # float64 results summed from the state arrays updated in place (a training kernel's loss): compared at the
+    # tolerance of this argument's dtype, since a float32 state carries float32 rounding into the sum
+    summary_of: str | None = None
 
 
 def _scale(n: int) -> float:
@@ -390,7 +393,8 @@ def _glove(draw, fill: Fill) -> Args:
     args: Args = {
         "rows": int_array(draw, (n,), 0, V - 1),
         "cols": int_array(draw, (n,), 0, V - 1),
-        "values": np.abs(fill((n,))) + 0.5,
+        # co-occurrences are positive counts (log x is taken): whatever the fill, keep them finite and > 0
+        "values": np.nan_to_num(np.abs(fill((n,)).astype(np.float64)), nan=1.0, posinf=1e30) + 0.5,
         "W": fill((V, E)),
         "C": fill((V, E)),
         "bw": fill((V,)),
@@ -438,6 +442,7 @@ FORWARD_SPECS.update(
         "word2vec_sgns_train",
         _word2vec,
         inplace=("W_in", "W_out"),
+        summary_of="W_in",
         ints=("ids", "sentence_offsets", "neg_table", "keep_prob"),
         scalars=("window", "negative", "alpha", "min_alpha", "words_done", "total_words", "seed", "threads"),
     ),
@@ -448,6 +453,7 @@ FORWARD_SPECS.update(
         "glove_train",
         _glove,
         inplace=("W", "C", "bw", "bc", "gradsq_W", "gradsq_C", "gradsq_bw", "gradsq_bc"),
+        summary_of="W",
         ints=("rows", "cols", "values"),
         scalars=("x_max", "alpha", "lr", "epochs", "seed", "threads"),
     ),
