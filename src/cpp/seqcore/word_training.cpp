@@ -75,7 +75,8 @@ void word2vec_sgns_train(index_t V, index_t E, index_t S, const index_t* ids, co
         for (index_t s = bounds[t]; s < bounds[t + 1]; ++s) {
             const index_t a = offsets[s], b = offsets[s + 1];
             std::uint64_t r = stream_start(seed, s);
-            const double seen = static_cast<double>(words_done + (a - offsets[0]));
+            // summed in double: words_done may be any count up to INT64_MAX (the backends all do the same)
+            const double seen = static_cast<double>(words_done) + static_cast<double>(a - offsets[0]);
             const double lr = std::max(min_alpha, alpha - (alpha - min_alpha) * seen / static_cast<double>(total_words));
             index_t n = 0;
             for (index_t p = a; p < b; ++p) {

@@ -50,7 +50,7 @@ def _sgns(ids, offsets, W_in, W_out, neg_table, keep_prob, window, negative, alp
     for s in range(offsets.size - 1):
         a, b = offsets[s], offsets[s + 1]
         r = _stream_start(seed, s)
-        seen = words_done + (a - offsets[0])
+        seen = np.float64(words_done) + np.float64(a - offsets[0])  # in double: no int64 overflow
         lr = max(min_alpha, alpha - (alpha - min_alpha) * seen / total_words)
         n = 0
         for p in range(a, b):

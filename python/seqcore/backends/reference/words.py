@@ -53,7 +53,7 @@ def word2vec_sgns_train(
     for s in range(offsets.size - 1):
         a, b = int(offsets[s]), int(offsets[s + 1])
         r = stream_start(seed, s)
-        seen = words_done + (a - int(offsets[0]))
+        seen = float(words_done) + float(a - int(offsets[0]))  # in double, as the native kernel (no overflow)
         lr = max(min_alpha, alpha - (alpha - min_alpha) * seen / total_words)
         kept = []
         for w in ids[a:b]:
