@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from . import bench as bench_command
 from . import charlm as charlm_command
+from . import dates as dates_command
 from . import demo as demo_command
 from . import dinos as dinos_command
 from . import emojify as emojify_command
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     bench_command.add_parser(sub)
     charlm_command.add_parser(sub)
+    dates_command.add_parser(sub)
     demo_command.add_parser(sub)
     dinos_command.add_parser(sub)
     emojify_command.add_parser(sub)

@@ -3,12 +3,23 @@
 - ``CharLM``: character-level language model (Dinosaur Island, "write like Shakespeare").
 - ``EmojifierV1`` / ``EmojifierV2``: the course's sentence -> emoji classifiers over GloVe vectors.
 - ``MusicLSTM``: the course's jazz-solo LSTM (one LSTM cell unrolled over a window) and its sampler.
+- ``DateTranslator``: the course's attention model translating human-readable dates to ISO dates.
 """
 
 from __future__ import annotations
 
 from .charlm import CharLM, TrainingHistory
+from .date_translator import DateTrainingHistory, DateTranslator
 from .emojifier import EmojifierV1, EmojifierV2, load_emojifier
 from .music_lstm import MusicLSTM
 
-__all__ = ["CharLM", "EmojifierV1", "EmojifierV2", "MusicLSTM", "TrainingHistory", "load_emojifier"]
+__all__ = [
+    "CharLM",
+    "EmojifierV1",
+    "EmojifierV2",
+    "MusicLSTM",
+    "TrainingHistory",
+    "load_emojifier",
+    "DateTrainingHistory",
+    "DateTranslator",
+]
