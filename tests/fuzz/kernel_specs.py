@@ -349,6 +349,37 @@ def _topk_dot(draw, fill: Fill) -> Args:
     return args
 
 
+# ---------------------------------------------------------------- BLEU statistics
+
+#: bytes the tokenizer treats specially (spaces, points, digits, hyphens, entity characters, pieces of multi-byte
+#: whitespace) and bytes that are not UTF-8 at all
+BLEU_ALPHABET = np.frombuffer(b" \t\n.,-<>&;'0123456789ab\xc2\x85\xa0\xe2\x80\x8a\xe3\xff", np.uint8)
+
+
+def bleu_texts(draw, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """k segments of random bytes back to back, and their offsets [k+1]."""
+    offsets = np.zeros(k + 1, np.int64)
+    np.cumsum([draw(st.integers(0, 12)) for _ in range(k)], out=offsets[1:])
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return rng.choice(BLEU_ALPHABET, int(offsets[-1])).astype(np.uint8), offsets
+
+
+def bleu_groups(draw, S: int, M: int) -> np.ndarray:
+    """[S+1] rising from 0 to M: some hypotheses get several references, some none."""
+    cuts = sorted(draw(st.lists(st.integers(0, M), min_size=max(S - 1, 0), max_size=max(S - 1, 0))))
+    return np.array([0, *cuts, M] if S else [0], np.int64)
+
+
+def _bleu_stats(draw, fill: Fill) -> Args:
+    S = draw(sizes)
+    M = draw(sizes) if S else 0
+    hyp_text, hyp_offsets = bleu_texts(draw, S)
+    ref_text, ref_offsets = bleu_texts(draw, M)
+    return {"hyp_text": hyp_text, "hyp_offsets": hyp_offsets, "ref_text": ref_text, "ref_offsets": ref_offsets,
+            "ref_groups": bleu_groups(draw, S, M), "max_order": draw(st.integers(1, 5)),
+            "tokenize": draw(st.sampled_from(["13a", "none"]))}  # fmt: skip
+
+
 # ---------------------------------------------------------------- word-vector training (E <= 1: exact dot products,
 # so every backend makes bit-identical updates and NaN/Inf land in the same places)
 
@@ -438,6 +469,12 @@ FORWARD_SPECS.update(
     ),
     batch_norm_forward=Spec("batch_norm_forward", lambda d, f: _norm(d, f, _rows(d)), scalars=("eps",)),
     topk_dot=Spec("topk_dot", _topk_dot, ints=("exclude",), scalars=("k",)),
+    bleu_stats=Spec(
+        "bleu_stats",
+        _bleu_stats,
+        ints=("hyp_text", "hyp_offsets", "ref_text", "ref_offsets", "ref_groups"),
+        scalars=("max_order", "tokenize"),
+    ),
     word2vec_sgns_train=Spec(
         "word2vec_sgns_train",
         _word2vec,

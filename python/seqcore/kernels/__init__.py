@@ -39,7 +39,9 @@ from ._validate import (
     as_int,
     as_int_range,
     as_lengths,
+    as_offsets,
     as_real,
+    as_text_bytes,
     check_disjoint,
     check_output_size,
     check_shape,
@@ -59,6 +61,7 @@ __all__ = [
     "adam_update",
     "batch_norm_backward",
     "batch_norm_forward",
+    "bleu_stats",
     "clip_by_global_norm",
     "clip_by_value",
     "conv1d_backward",
@@ -665,6 +668,53 @@ def topk_dot(matrix: Any, queries: Any, k: int, *, exclude: Any = None) -> tuple
             raise ValueError(f"exclude must lie in [-1, V) = [-1, {V}) (-1 = padding), got {bad}")
         exclude = native(ex, np.int64)
     return active().topk_dot(matrix, queries, k, exclude)
+
+
+# ---------------------------------------------------------------- BLEU statistics
+
+BLEU_TOKENIZERS = ("13a", "none")
+BLEU_MAX_ORDER = 1024  # the native kernel's bound (kBleuMaxOrder)
+
+
+def bleu_stats(
+    hyp_text: Any,
+    hyp_offsets: Any,
+    ref_text: Any,
+    ref_offsets: Any,
+    ref_groups: Any,
+    *,
+    max_order: int = 4,
+    tokenize: str = "13a",
+) -> Array:
+    """BLEU's sufficient statistics per hypothesis, tokenised as sacrebleu tokenises.
+
+    hyp_text: [Lh] UTF-8 bytes (bytes, or a uint8 array) of the S hypotheses back to back;
+    hyp_offsets: [S+1] rising from 0 to Lh (hypothesis s is hyp_text[off[s]:off[s+1]]).  ref_text: [Lr]
+    and ref_offsets: [M+1]: the M reference segments the same way.  ref_groups: [S+1] rising from 0 to
+    M: hypothesis s has the references ref_groups[s] .. ref_groups[s+1]-1 (none gives ref_len 0 and no
+    matches).  tokenize: '13a' (sacrebleu's default: Tokenizer13a on the rstripped line) or 'none' (a
+    plain str.split()); letter case is the caller's (str.lower() before encoding).  max_order in
+    [1, 1024].
+
+    Returns int64 [S, 2 + 2*max_order], per hypothesis: hyp_len, ref_len (of the reference closest in
+    length, the shorter on a tie), clipped matches for n = 1..max_order (a hypothesis n-gram counts
+    at most as often as the reference holding it most often has it), totals for n = 1..max_order.
+    Summed over rows this is sacrebleu's corpus statistics; one row, a sentence's.
+    """
+    hyp_text = as_text_bytes("hyp_text", hyp_text)
+    hyp_offsets = as_offsets("hyp_offsets", hyp_offsets, hyp_text.size, "len(hyp_text)")
+    ref_text = as_text_bytes("ref_text", ref_text)
+    ref_offsets = as_offsets("ref_offsets", ref_offsets, ref_text.size, "len(ref_text)")
+    M = ref_offsets.size - 1
+    ref_groups = as_offsets("ref_groups", ref_groups, M, "the number of references M")
+    if ref_groups.size != hyp_offsets.size:
+        raise ValueError(f"ref_groups must have shape (S+1,) = ({hyp_offsets.size},), got {ref_groups.shape}")
+    max_order = as_int_range("max_order", max_order, 1, BLEU_MAX_ORDER)
+    if not isinstance(tokenize, str):
+        raise TypeError(f"tokenize must be a str, '13a' or 'none', got {type(tokenize).__name__}")
+    if tokenize not in BLEU_TOKENIZERS:
+        raise ValueError(f"tokenize must be '13a' or 'none', got {tokenize!r}")
+    return active().bleu_stats(hyp_text, hyp_offsets, ref_text, ref_offsets, ref_groups, max_order, tokenize)
 
 
 # ---------------------------------------------------------------- word-vector training

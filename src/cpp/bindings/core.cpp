@@ -17,6 +17,7 @@
 
 #include <Eigen/Core>
 
+#include "seqcore/bleu.h"
 #include "seqcore/conv.h"
 #include "seqcore/embedding.h"
 #include "seqcore/gemm.h"
@@ -901,6 +902,78 @@ py::array glove_train(const py::array& rows, const py::array& cols, const py::ar
     });
 }
 
+// ---------------------------------------------------------------- BLEU statistics
+
+// text for an error message: printable ASCII as it is, every other byte as \xNN (the message must be
+// valid UTF-8, and a NUL would cut it short).
+std::string printable(const std::string& text) {
+    std::string out;
+    for (unsigned char c : text) {
+        if (c >= 0x20 && c < 0x7F) {
+            out += static_cast<char>(c);
+        } else {
+            const char* hex = "0123456789abcdef";
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
+// A 1-D uint8 array of UTF-8 bytes.
+const std::uint8_t* text_bytes(const py::array& a, const char* name) {
+    require_ndim(a, name, 1);
+    return in<std::uint8_t>(a, name, shape_of(a));
+}
+
+// offsets: [K+1] int64 rising from 0 to total (`what` names total).  Returns K.
+index_t rising_offsets(const py::array& offsets, const char* name, index_t total, const char* what) {
+    require_ndim(offsets, name, 1);
+    if (offsets.shape(0) < 1) throw py::value_error(std::string(name) + " must have shape (K+1,) with K >= 0, got (0,)");
+    const index_t* p = in<index_t>(offsets, name, shape_of(offsets));
+    const index_t K = offsets.shape(0) - 1;
+    bool ok = p[0] == 0 && p[K] == total;
+    for (index_t k = 0; ok && k < K; ++k) ok = p[k] <= p[k + 1];
+    if (!ok)
+        throw py::value_error(std::string(name) + " must rise from 0 to " + what + " = " + std::to_string(total) +
+                              ", got " + std::to_string(p[0]) + " .. " + std::to_string(p[K]) +
+                              (p[0] == 0 && p[K] == total ? " (decreasing)" : ""));
+    return K;
+}
+
+py::array bleu_stats(const py::array& hyp_text, const py::array& hyp_offsets, const py::array& ref_text,
+                     const py::array& ref_offsets, const py::array& ref_groups, index_t max_order,
+                     const std::string& tokenize) {
+    const std::uint8_t* ph = text_bytes(hyp_text, "hyp_text");
+    const index_t S = rising_offsets(hyp_offsets, "hyp_offsets", hyp_text.shape(0), "len(hyp_text)");
+    const std::uint8_t* pr = text_bytes(ref_text, "ref_text");
+    const index_t M = rising_offsets(ref_offsets, "ref_offsets", ref_text.shape(0), "len(ref_text)");
+    const index_t G = rising_offsets(ref_groups, "ref_groups", M, "the number of references M");
+    if (G != S)
+        throw py::value_error("ref_groups must have shape (S+1,) = (" + std::to_string(S + 1) + ",), got (" +
+                              std::to_string(G + 1) + ",)");
+    check_count(max_order, "max_order", 1, seqcore::kBleuMaxOrder);
+    seqcore::BleuTokenizer tokenizer;
+    if (tokenize == "13a")
+        tokenizer = seqcore::BleuTokenizer::k13a;
+    else if (tokenize == "none")
+        tokenizer = seqcore::BleuTokenizer::kNone;
+    else
+        throw py::value_error("tokenize must be '13a' or 'none', got '" + printable(tokenize) + "'");
+    auto stats = out<index_t>({S, 2 + 2 * max_order});
+    index_t* ps = ptr(stats);
+    const index_t *pho = static_cast<const index_t*>(hyp_offsets.data()),
+                  *pro = static_cast<const index_t*>(ref_offsets.data()),
+                  *pg = static_cast<const index_t*>(ref_groups.data());
+    const int threads = seqcore::get_num_threads();
+    {
+        py::gil_scoped_release nogil;
+        seqcore::bleu_stats(S, ph, pho, pr, pro, pg, max_order, tokenizer, threads, ps);
+    }
+    return std::move(stats);
+}
+
 // ---------------------------------------------------------------- normalization ([N,F] views)
 
 void check_eps(double eps) {
@@ -1127,6 +1200,8 @@ PYBIND11_MODULE(_core, m) {
     m.def("embedding_forward", &embedding_forward, py::arg("weights"), py::arg("ids"));
     m.def("embedding_backward", &embedding_backward, py::arg("ids"), py::arg("dy"), py::arg("num_embeddings"));
     m.def("topk_dot", &topk_dot, py::arg("matrix"), py::arg("queries"), py::arg("k"), py::arg("exclude").none(true));
+    m.def("bleu_stats", &bleu_stats, py::arg("hyp_text"), py::arg("hyp_offsets"), py::arg("ref_text"),
+          py::arg("ref_offsets"), py::arg("ref_groups"), py::arg("max_order"), py::arg("tokenize"));
     m.def("word2vec_sgns_train", &word2vec_sgns_train, py::arg("ids"), py::arg("sentence_offsets"), py::arg("W_in"),
           py::arg("W_out"), py::arg("neg_table"), py::arg("keep_prob"), py::arg("window"), py::arg("negative"),
           py::arg("alpha"), py::arg("min_alpha"), py::arg("words_done"), py::arg("total_words"), py::arg("seed"),

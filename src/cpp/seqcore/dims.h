@@ -6,6 +6,8 @@
 //   N  rows of a 2-D view    C  classes (last axis of the softmax family), Conv1D input channels
 //   V  embedding rows        E  embedding width     F  normalized features, Conv1D filters
 //   K  Conv1D taps           To Conv1D output steps
+//   S  BLEU hypotheses (segments)   M  reference segments   L  bytes of UTF-8 text
+//   O  largest n-gram order
 //
 // Layout: every array is C-contiguous (row-major), batch-major for sequences:
 //   x[B,T,D], y[B,T,H].  Weights use the Keras layout, a = x W + h U + b, with the

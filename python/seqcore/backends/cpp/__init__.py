@@ -183,6 +183,7 @@ def topk_dot(matrix, queries, k, exclude=None):
     return _core.topk_dot(matrix, queries, k, exclude)
 
 
+bleu_stats = _core.bleu_stats
 word2vec_sgns_train = _core.word2vec_sgns_train
 glove_cooccurrence = _core.glove_cooccurrence
 glove_train = _core.glove_train

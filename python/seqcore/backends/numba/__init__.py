@@ -7,6 +7,7 @@ back to the reference backend.  The compiled kernels are cached on disk
 
 import numba  # first: without numba this module must fail to import
 
+from .bleu import bleu_stats
 from .clip import clip_by_global_norm, clip_by_value
 from .conv import conv1d_backward, conv1d_forward
 from .embedding import embedding_backward, embedding_forward
@@ -58,6 +59,7 @@ __all__ = [
     "adam_update",
     "batch_norm_backward",
     "batch_norm_forward",
+    "bleu_stats",
     "NAME",
     "clip_by_global_norm",
     "clip_by_value",

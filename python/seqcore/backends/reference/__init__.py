@@ -1,5 +1,6 @@
 """The reference backend: readable NumPy, the ground truth in tests."""
 
+from .bleu import bleu_stats
 from .clip import clip_by_global_norm, clip_by_value
 from .conv import conv1d_backward, conv1d_forward
 from .embedding import embedding_backward, embedding_forward
@@ -34,6 +35,7 @@ __all__ = [
     "adam_update",
     "batch_norm_backward",
     "batch_norm_forward",
+    "bleu_stats",
     "clip_by_global_norm",
     "clip_by_value",
     "conv1d_backward",

@@ -1,0 +1,55 @@
+"""seqcore.metrics: stateful Keras-style metrics over NumPy arrays, and BLEU.
+
+``keras``: the accuracy family and ``Mean`` as Keras defines them (``update_state`` /
+``result`` / ``reset_state``), looked up by name with ``get``.
+``bleu``: corpus and sentence BLEU equal to sacrebleu's ``corpus_bleu`` / ``sentence_bleu``, with
+tokenisation and n-gram counting in the ``bleu_stats`` kernel.  The function ``bleu`` takes the
+submodule's name as an attribute here (``seqcore.metrics.bleu`` is the function); ``from
+seqcore.metrics.bleu import ...`` still reaches the module.
+"""
+
+from __future__ import annotations
+
+from .bleu import BLEUScore, bleu, score_from_stats, sentence_bleu, sentence_bleu_scores
+from .keras import (
+    Accuracy,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    Mean,
+    MeanMetricWrapper,
+    Metric,
+    SparseCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+    TopKCategoricalAccuracy,
+    accuracy,
+    binary_accuracy,
+    categorical_accuracy,
+    get,
+    sparse_categorical_accuracy,
+    sparse_top_k_categorical_accuracy,
+    top_k_categorical_accuracy,
+)
+
+__all__ = [
+    "Accuracy",
+    "BLEUScore",
+    "BinaryAccuracy",
+    "CategoricalAccuracy",
+    "Mean",
+    "MeanMetricWrapper",
+    "Metric",
+    "SparseCategoricalAccuracy",
+    "SparseTopKCategoricalAccuracy",
+    "TopKCategoricalAccuracy",
+    "accuracy",
+    "binary_accuracy",
+    "bleu",
+    "categorical_accuracy",
+    "get",
+    "score_from_stats",
+    "sentence_bleu",
+    "sentence_bleu_scores",
+    "sparse_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
+    "top_k_categorical_accuracy",
+]
