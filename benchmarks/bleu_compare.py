@@ -156,7 +156,7 @@ def _timed(fn) -> float:
 def compare(segments: int, refs: int, rounds: int, seqcore_repeats: int = 3, seed: int = 0) -> dict[str, Any]:
     import seqcore
     from seqcore import kernels as K
-    from seqcore.metrics.bleu import _flatten, _pack
+    from seqcore.metrics.bleu_score import _flatten, _pack
 
     hyps, streams = make_corpus(segments, refs, seed)
     tokens = sum(len(h.split()) for h in hyps)

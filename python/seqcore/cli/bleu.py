@@ -86,7 +86,7 @@ def read_segments(path: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..metrics.bleu import bleu, sentence_bleu_scores
+    from ..metrics.bleu_score import bleu, sentence_bleu_scores
 
     hypotheses = read_segments(args.hypotheses)
     if not hypotheses:

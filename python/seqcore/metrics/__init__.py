@@ -2,15 +2,14 @@
 
 ``keras``: the accuracy family and ``Mean`` as Keras defines them (``update_state`` /
 ``result`` / ``reset_state``), looked up by name with ``get``.
-``bleu``: corpus and sentence BLEU equal to sacrebleu's ``corpus_bleu`` / ``sentence_bleu``, with
-tokenisation and n-gram counting in the ``bleu_stats`` kernel.  The function ``bleu`` takes the
-submodule's name as an attribute here (``seqcore.metrics.bleu`` is the function); ``from
-seqcore.metrics.bleu import ...`` still reaches the module.
+``bleu_score``: corpus and sentence BLEU (``bleu``, ``sentence_bleu``) equal to sacrebleu's
+``corpus_bleu`` / ``sentence_bleu``, with tokenisation and n-gram counting in the ``bleu_stats`` kernel.
+The module is not named ``bleu`` so that ``seqcore.metrics.bleu`` is unambiguously the function.
 """
 
 from __future__ import annotations
 
-from .bleu import BLEUScore, bleu, score_from_stats, sentence_bleu, sentence_bleu_scores
+from .bleu_score import BLEUScore, bleu, score_from_stats, sentence_bleu, sentence_bleu_scores
 from .keras import (
     Accuracy,
     BinaryAccuracy,
