@@ -207,6 +207,24 @@ def _bleu_stats(draw, fill: Fill) -> Call:
     return args, [IN, IDS, IN, IDS, IDS, INT, STR]
 
 
+def _beam_search_step(draw, fill: Fill) -> Call:
+    from kernel_specs import _beam
+
+    args = _beam(draw, fill)
+    state = args["state"]
+    eos = -1 if args["eos"] is None else args["eos"]
+    call = [*state, np.asarray(args["log_probs"]), _i64(args["rows"]), args["step"], eos, args["length_norm"]]
+    return call, [INOUT] * 8 + [IN, IDS, INT, INT, IN]
+
+
+def _gather_rows(draw, fill: Fill) -> Call:
+    N = draw(st.integers(1, 4))
+    x = fill((N, *draw(st.lists(sizes, max_size=2))))
+    if draw(st.booleans()):
+        x = _i64(np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0).astype(np.float64).clip(-9, 9))
+    return [x, _i64(int_array(draw, (draw(sizes),), 0, N - 1))], [IN, IDS]
+
+
 def _corpus(draw, V: int) -> tuple[np.ndarray, np.ndarray]:
     N = draw(st.integers(0, 12))
     cuts = sorted(draw(st.lists(st.integers(0, N), max_size=3)))
@@ -306,6 +324,8 @@ CORE.update(
     embedding_backward=_embedding(True),
     topk_dot=_topk_dot,
     bleu_stats=_bleu_stats,
+    beam_search_step=_beam_search_step,
+    gather_rows=_gather_rows,
     word2vec_sgns_train=_word2vec,
     glove_cooccurrence=_cooccurrence,
     glove_train=_glove,

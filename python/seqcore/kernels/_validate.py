@@ -101,10 +101,12 @@ def as_inplace_array(name: str, value: Any, dtype: np.dtype | None = None, shape
 
 def check_disjoint(arrays: dict[str, np.ndarray | None]) -> None:
     """No two of the arrays may share memory (an update would read what another just wrote)."""
-    items = [(n, a) for n, a in arrays.items() if a is not None and a.size]
-    for k, (name, a) in enumerate(items):
-        for first, b in items[:k]:
-            if np.may_share_memory(a, b):
+    items = [(n, a, a.base is None) for n, a in arrays.items() if a is not None and a.size]
+    for k, (name, a, owner) in enumerate(items):
+        for first, b, b_owner in items[:k]:
+            # Two arrays that each own their memory share none unless they are one array: the bounds
+            # test (~0.4 us a pair) is left for views, which is what hot loops of many arrays need.
+            if a is b or (not (owner and b_owner) and np.may_share_memory(a, b)):
                 raise ValueError(f"{name} must not share memory with {first}")
 
 
