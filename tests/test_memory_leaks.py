@@ -236,6 +236,24 @@ def test_embedding():
     assert_no_leak("embedding", step, reused=(weights,))
 
 
+def test_beam_search():
+    log_probs = np.random.default_rng(9).standard_normal((8, 512))
+    log_probs = (-np.abs(log_probs)).astype(F32).copy  # A = 4 rows of K = 2 beams, V = 512
+    assert log_probs().nbytes == UNIT
+    norm = np.arange(1.0, 4.0) ** 0.7
+    from seqcore import _core
+
+    def step():
+        lp = log_probs()
+        parents = K.beam_search_step(K.BeamState.initial(4, 2, 3), lp, np.arange(4), 0, eos=0, length_norm=norm)
+        K.gather_rows(lp, parents.reshape(-1))
+        lp[5, 7] = np.nan  # raised after the kernel's scratch and the output were allocated
+        with pytest.raises(ValueError):
+            _core.beam_search_step(*K.BeamState.initial(4, 2, 3), lp, np.arange(4), 0, 0, norm)
+
+    assert_no_leak("beam search", step, reused=(norm,))
+
+
 def test_optimizer_updates_and_clipping():
     shape = (64, 64)
     grad = fresh(shape, seed=6)

@@ -105,6 +105,10 @@ def drive() -> None:
             K.batch_norm_backward(cache, out)
             out, cache = K.conv1d_forward(x, r(3, D, 2, dtype=dtype), r(2, dtype=dtype), padding=(1, 1))
             K.conv1d_backward(cache, out)
+            state = K.BeamState.initial(B, 2, 4)
+            lp = np.log(rng.dirichlet(np.ones(C), 2 * B)).astype(dtype)
+            parents = K.beam_search_step(state, lp, np.arange(B), 0, eos=0, length_norm=np.ones(4))
+            K.gather_rows(x, parents.reshape(-1) // 2)
 
             # Error paths: C++ exceptions thrown after outputs were allocated.
             core = seqcore.backends.cpp._core
@@ -112,6 +116,8 @@ def drive() -> None:
             bad(core.lstm_forward, x, h0, c0, W, U, b, np.array([1, 2, 99]), False)
             bad(core.softmax, np.zeros((2, 3), np.int32))
             bad(core.embedding_forward, r(9, 4, dtype=dtype), np.array([[1, 2]], np.int32))
+            lp[1, 2] = np.nan  # raised after the kernel's scratch and the parents were allocated
+            bad(core.beam_search_step, *K.BeamState.initial(B, 2, 4), lp, np.arange(B), 0, 0, np.ones(4))
 
 
 def main() -> int:

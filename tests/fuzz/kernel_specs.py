@@ -349,6 +349,37 @@ def _topk_dot(draw, fill: Fill) -> Args:
     return args
 
 
+# ---------------------------------------------------------------- BLEU statistics
+
+#: bytes the tokenizer treats specially (spaces, points, digits, hyphens, entity characters, pieces of multi-byte
+#: whitespace) and bytes that are not UTF-8 at all
+BLEU_ALPHABET = np.frombuffer(b" \t\n.,-<>&;'0123456789ab\xc2\x85\xa0\xe2\x80\x8a\xe3\xff", np.uint8)
+
+
+def bleu_texts(draw, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """k segments of random bytes back to back, and their offsets [k+1]."""
+    offsets = np.zeros(k + 1, np.int64)
+    np.cumsum([draw(st.integers(0, 12)) for _ in range(k)], out=offsets[1:])
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return rng.choice(BLEU_ALPHABET, int(offsets[-1])).astype(np.uint8), offsets
+
+
+def bleu_groups(draw, S: int, M: int) -> np.ndarray:
+    """[S+1] rising from 0 to M: some hypotheses get several references, some none."""
+    cuts = sorted(draw(st.lists(st.integers(0, M), min_size=max(S - 1, 0), max_size=max(S - 1, 0))))
+    return np.array([0, *cuts, M] if S else [0], np.int64)
+
+
+def _bleu_stats(draw, fill: Fill) -> Args:
+    S = draw(sizes)
+    M = draw(sizes) if S else 0
+    hyp_text, hyp_offsets = bleu_texts(draw, S)
+    ref_text, ref_offsets = bleu_texts(draw, M)
+    return {"hyp_text": hyp_text, "hyp_offsets": hyp_offsets, "ref_text": ref_text, "ref_offsets": ref_offsets,
+            "ref_groups": bleu_groups(draw, S, M), "max_order": draw(st.integers(1, 5)),
+            "tokenize": draw(st.sampled_from(["13a", "none"]))}  # fmt: skip
+
+
 # ---------------------------------------------------------------- word-vector training (E <= 1: exact dot products,
 # so every backend makes bit-identical updates and NaN/Inf land in the same places)
 
@@ -407,6 +438,70 @@ def _glove(draw, fill: Fill) -> Args:
     return args
 
 
+# ---------------------------------------------------------------- beam search
+
+
+def _beam_state(draw, B: int, K: int, L: int) -> Any:
+    """A valid state some steps into a search: live scores <= 0 (some -inf), finished lists best first, rows done."""
+    from seqcore.kernels import BeamState
+
+    state = BeamState.initial(B, K, L)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if B and K < 1000:
+        state.scores[...] = np.where(rng.random((B, K)) < 0.2, -np.inf, -rng.exponential(2.0, (B, K)))
+        state.tokens[...] = rng.integers(-1, 6, (B, K, L))
+        count = rng.integers(0, K + 1, B)
+        state.fin_count[...] = count
+        held = np.arange(K) < count[:, None]
+        state.fin_scores[held] = -np.sort(rng.exponential(1.0, (B, K)), axis=1)[held]
+        state.fin_log_probs[held] = state.fin_scores[held] * 2
+        state.fin_lengths[held] = rng.integers(1, L + 1, int(held.sum()))
+        state.fin_tokens[...] = rng.integers(-1, 6, (B, K, L))
+        state.done[...] = rng.random(B) < 0.3
+    return state
+
+
+def _beam(draw, fill: Fill, dims: tuple[int, int, int, int] | None = None, step_rows: bool = True) -> Args:
+    B, K, L, V = dims or (draw(sizes), draw(positive_sizes), draw(positive_sizes), draw(positive_sizes))
+    state = _beam_state(draw, B, K, L)
+    free = [b for b in range(B) if not state.done[b]]
+    rows = [b for b in free if step_rows and draw(st.booleans())]
+    A = len(rows)
+    lp = fill((A * K, V))
+    # log-probs, whatever the fill: NaN and +-inf become -inf (impossible), the rest -|x|
+    lp = np.where(np.isnan(lp) | np.isinf(lp), -np.inf, -np.abs(lp)).astype(lp.dtype)
+    alpha = draw(st.sampled_from([0.0, 0.7, 1.0]))
+    return {
+        "state": state,
+        "log_probs": lp,
+        "rows": np.asarray(rows, np.int64).astype(draw(st.sampled_from([np.int64, np.int32, np.uint8]))),
+        "step": draw(st.integers(0, L - 1)),
+        "eos": draw(st.one_of(st.none(), st.integers(0, V - 1))),
+        "length_norm": np.arange(1, L + 1, dtype=np.float64) ** alpha,
+    }
+
+
+def _beam_huge(draw, fill: Fill) -> Args:
+    # no row to step (B = 0, or none chosen) next to a beam width or vocabulary past 2**31
+    big = draw(st.sampled_from(HUGE))
+    B, K, V = draw(st.sampled_from([(0, big, 3), (0, 2, big), (draw(sizes), 2, big)]))
+    return _beam(draw, fill, (B, K, 2, V), step_rows=False)
+
+
+def _gather(draw, fill: Fill) -> Args:
+    N, M = draw(sizes), draw(sizes)
+    shape = (N, *draw(st.lists(sizes, max_size=2)))
+    x = fill(shape) if draw(st.integers(0, 2)) else int_array(draw, shape, -5, 5).astype(np.int64)
+    return {"x": x, "idx": int_array(draw, (M if N else 0,), 0, max(N - 1, 0))}
+
+
+def _gather_huge(draw, fill: Fill) -> Args:
+    big = draw(st.sampled_from(HUGE))
+    if draw(st.booleans()):
+        return {"x": fill((0, big)), "idx": np.zeros(0, np.int64)}
+    return {"x": fill((big, 0)), "idx": int_array(draw, (draw(sizes),), 0, big - 1).astype(np.int64)}
+
+
 # ---------------------------------------------------------------- the table
 
 FORWARD_SPECS: dict[str, Spec] = {}
@@ -438,6 +533,21 @@ FORWARD_SPECS.update(
     ),
     batch_norm_forward=Spec("batch_norm_forward", lambda d, f: _norm(d, f, _rows(d)), scalars=("eps",)),
     topk_dot=Spec("topk_dot", _topk_dot, ints=("exclude",), scalars=("k",)),
+    bleu_stats=Spec(
+        "bleu_stats",
+        _bleu_stats,
+        ints=("hyp_text", "hyp_offsets", "ref_text", "ref_offsets", "ref_groups"),
+        scalars=("max_order", "tokenize"),
+    ),
+    beam_search_step=Spec(
+        "beam_search_step",
+        _beam,
+        huge=_beam_huge,
+        inplace=("state",),
+        ints=("rows", "length_norm"),
+        scalars=("step", "eos"),
+    ),
+    gather_rows=Spec("gather_rows", _gather, huge=_gather_huge, ints=("x", "idx")),
     word2vec_sgns_train=Spec(
         "word2vec_sgns_train",
         _word2vec,

@@ -37,6 +37,7 @@ from fuzz_strategies import (
 )
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from kernel_specs import bleu_groups, bleu_texts
 
 from seqcore import _core
 
@@ -44,7 +45,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 # Argument kinds: what a position holds, and so which mutations apply to it.
 IN, INOUT, OPT_IN, OPT_INOUT, OUT = "in", "inout", "opt_in", "opt_inout", "out"
-LENGTHS, IDS, INT, FLOAT, BOOL = "lengths", "ids", "int", "float", "bool"
+LENGTHS, IDS, INT, FLOAT, BOOL, STR = "lengths", "ids", "int", "float", "bool", "str"
 ARRAYS = (IN, INOUT, OPT_IN, OPT_INOUT, OUT)
 WRITTEN = (INOUT, OPT_INOUT, OUT)
 
@@ -196,6 +197,34 @@ def _topk_dot(draw, fill: Fill) -> Call:
     return [fill((V, E)), fill((Q, E)), draw(st.integers(1, V)), exclude], [IN, IN, INT, IDS]
 
 
+def _bleu_stats(draw, fill: Fill) -> Call:
+    S = draw(sizes)
+    M = draw(sizes) if S else 0
+    hyp_text, hyp_offsets = bleu_texts(draw, S)
+    ref_text, ref_offsets = bleu_texts(draw, M)
+    args = [hyp_text, hyp_offsets, ref_text, ref_offsets, bleu_groups(draw, S, M), draw(st.integers(1, 5)),
+            draw(st.sampled_from(["13a", "none"]))]  # fmt: skip
+    return args, [IN, IDS, IN, IDS, IDS, INT, STR]
+
+
+def _beam_search_step(draw, fill: Fill) -> Call:
+    from kernel_specs import _beam
+
+    args = _beam(draw, fill)
+    state = args["state"]
+    eos = -1 if args["eos"] is None else args["eos"]
+    call = [*state, np.asarray(args["log_probs"]), _i64(args["rows"]), args["step"], eos, args["length_norm"]]
+    return call, [INOUT] * 8 + [IN, IDS, INT, INT, IN]
+
+
+def _gather_rows(draw, fill: Fill) -> Call:
+    N = draw(st.integers(1, 4))
+    x = fill((N, *draw(st.lists(sizes, max_size=2))))
+    if draw(st.booleans()):
+        x = _i64(np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0).astype(np.float64).clip(-9, 9))
+    return [x, _i64(int_array(draw, (draw(sizes),), 0, N - 1))], [IN, IDS]
+
+
 def _corpus(draw, V: int) -> tuple[np.ndarray, np.ndarray]:
     N = draw(st.integers(0, 12))
     cuts = sorted(draw(st.lists(st.integers(0, N), max_size=3)))
@@ -294,6 +323,9 @@ CORE.update(
     embedding_forward=_embedding(False),
     embedding_backward=_embedding(True),
     topk_dot=_topk_dot,
+    bleu_stats=_bleu_stats,
+    beam_search_step=_beam_search_step,
+    gather_rows=_gather_rows,
     word2vec_sgns_train=_word2vec,
     glove_cooccurrence=_cooccurrence,
     glove_train=_glove,
@@ -321,6 +353,7 @@ def test_every_binding_is_fuzzed() -> None:
 INTS = [-1, 0, 1, 3, 2**31 - 1, 2**31, 2**32 + 3, 2**62, 2**63 - 1, -(2**63), 2**63, 2**64, True, 1.5, None, "3"]
 FLOATS_ = [math.nan, math.inf, -math.inf, -1.0, 0.0, 1e308, 5e-324, 2**70, True, None, "0.5", np.float32(0.5)]
 BOOLS = [0, 1, 2, None, "yes", np.bool_(True), 1.0]
+STRS = [None, "", "13A", "none\x00", "zh", b"13a", b"\xff", 13, "\ud800"]
 JUNK = [None, 1.5, "abc", object(), [], [[1.0]], np.float64(1.0), np.array(2.0), np.empty((2**40, 0))]
 
 
@@ -368,6 +401,8 @@ def mutate(draw, args: list[Any], kinds: list[str]) -> None:
         args[k] = draw(st.sampled_from(FLOATS_))
     elif kind == BOOL:
         args[k] = draw(st.sampled_from(BOOLS))
+    elif kind == STR:
+        args[k] = draw(st.sampled_from(STRS))
 
 
 # ---------------------------------------------------------------- the oracle

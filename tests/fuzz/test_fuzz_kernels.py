@@ -65,14 +65,27 @@ def call(name: str, args: dict[str, Any], backend: str) -> Outcome:
         return run(lambda: fn(**args))
 
 
+def is_state(v: Any) -> bool:
+    """A NamedTuple of arrays a kernel updates in place (beam_search_step's BeamState)."""
+    return isinstance(v, tuple) and hasattr(v, "_fields") and all(isinstance(a, np.ndarray) for a in v)
+
+
 def materialize_all(args: dict[str, Any], layouts: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for k, v in args.items():
         if isinstance(v, list):
             out[k] = [materialize(g, layouts.get(f"{k}[{j}]", "c")) for j, g in enumerate(v)]
+        elif is_state(v):  # each backend its own copy, a field in the layout drawn for it
+            out[k] = type(v)(*(materialize(a, layouts.get(f"{k}.{f}", "c")) for f, a in zip(v._fields, v)))
         else:
             out[k] = materialize(v, layouts.get(k, "c"))
     return out
+
+
+def inplace_ready(v: Any) -> bool:
+    if is_state(v):  # every field as it must be, whatever its dtype
+        return all(a.flags.c_contiguous and a.flags.aligned and a.flags.writeable and a.dtype.isnative for a in v)
+    return is_inplace_ready(v)
 
 
 def same_values(a: Any, b: Any) -> bool:
@@ -194,6 +207,8 @@ def mutate(draw, spec: Spec, args: dict[str, Any], layouts: dict[str, str], mode
         return None
     if mode == "inplace_layout":
         k = draw(st.sampled_from([k for k in spec.inplace if args.get(k) is not None] or ["param"]))
+        if is_state(args.get(k)):
+            k = f"{k}.{draw(st.sampled_from(args[k]._fields))}"
         layouts[k] = draw(st.sampled_from(LAYOUTS))
         return None
     return None
@@ -291,7 +306,7 @@ def check_kernel(name: str, data: st.DataObject, candidate: str) -> None:
     if alias:
         assert "share memory" in str(ref.error), f"aliased {alias}: {ref.error!r}"
     if mode == "inplace_layout":
-        bad = [k for k in spec.inplace if args.get(k) is not None and not is_inplace_ready(given_["reference"][k])]
+        bad = [k for k in spec.inplace if args.get(k) is not None and not inplace_ready(given_["reference"][k])]
         assert bool(bad) == (not ref.ok), f"in-place arguments in layouts {layouts}: {ref.error!r}"
     got = call(name, given_[candidate], candidate)
     state = args.get(spec.summary_of) if spec.summary_of else None

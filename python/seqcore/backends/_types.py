@@ -94,3 +94,46 @@ class Conv1DCache(NamedTuple):
     stride: int
     padding: tuple[int, int]  # (left, right) zero steps around x's time axis
     dilation: int
+
+
+#: How far above 0 a log-prob may be and still count (as 0): the rounding of a log_softmax computed as
+#: x - log(sum(exp(x))) can leave the top token at +1e-16 (float64) or +1e-7 (float32).  Beyond it, or NaN,
+#: the beam search kernel raises.  src/cpp/seqcore/beam.h has the same constant.
+LOG_PROB_SLACK = 1e-4
+
+
+class BeamState(NamedTuple):
+    """The bookkeeping of a batched beam search, updated in place by ``beam_search_step``.
+
+    B batch rows, K beams per row (the beam width), L the longest output (max_len).  Live beams are
+    hypotheses still growing, ranked by their summed log-prob; finished ones ended with EOS or were cut
+    at L tokens, ranked best first by the objective ``log_prob / length_norm[n - 1]`` (n tokens, EOS
+    included).  Slots ``[fin_count[b], K)`` of the finished arrays are unused.
+    """
+
+    scores: np.ndarray  # [B,K] float64 live beams' summed log-probs (-inf: an empty slot)
+    tokens: np.ndarray  # [B,K,L] int64 live beams' tokens, position t written at step t
+    fin_scores: np.ndarray  # [B,K] float64 finished hypotheses' objective, best first
+    fin_log_probs: np.ndarray  # [B,K] float64 their summed log-probs
+    fin_tokens: np.ndarray  # [B,K,L] int64 their tokens, EOS included, -1 past the length
+    fin_lengths: np.ndarray  # [B,K] int64 their token counts, EOS included
+    fin_count: np.ndarray  # [B] int64 finished hypotheses held, in [0, K]
+    done: np.ndarray  # [B] bool whether the row's search is over
+
+    @classmethod
+    def initial(cls, batch: int, beam_width: int, max_len: int) -> BeamState:
+        """The state before the first step: one live beam per row (log-prob 0), the others empty (-inf),
+        so the first step expands each row once; no token, no finished hypothesis."""
+        B, K, L = batch, beam_width, max_len
+        scores = np.full((B, K), -np.inf)
+        scores[:, :1] = 0.0
+        return cls(
+            scores=scores,
+            tokens=np.full((B, K, L), -1, np.int64),
+            fin_scores=np.full((B, K), -np.inf),
+            fin_log_probs=np.full((B, K), -np.inf),
+            fin_tokens=np.full((B, K, L), -1, np.int64),
+            fin_lengths=np.zeros((B, K), np.int64),
+            fin_count=np.zeros(B, np.int64),
+            done=np.zeros(B, np.bool_),
+        )

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from . import bench as bench_command
+from . import bleu as bleu_command
 from . import charlm as charlm_command
 from . import dates as dates_command
 from . import demo as demo_command
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"seqcore {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     bench_command.add_parser(sub)
+    bleu_command.add_parser(sub)
     charlm_command.add_parser(sub)
     dates_command.add_parser(sub)
     demo_command.add_parser(sub)

@@ -21,8 +21,10 @@ from typing import Any
 import numpy as np
 
 from .._backend import active
+from ..backends._types import LOG_PROB_SLACK as LOG_PROB_SLACK  # re-exported for seqcore.decode
 from ..backends._types import (
     BatchNormCache,
+    BeamState,
     Conv1DCache,
     GRUCache,
     LayerNormCache,
@@ -39,7 +41,9 @@ from ._validate import (
     as_int,
     as_int_range,
     as_lengths,
+    as_offsets,
     as_real,
+    as_text_bytes,
     check_disjoint,
     check_output_size,
     check_shape,
@@ -49,6 +53,7 @@ from ._validate import (
 
 __all__ = [
     "BatchNormCache",
+    "BeamState",
     "Conv1DCache",
     "GRUCache",
     "LSTMCache",
@@ -59,12 +64,15 @@ __all__ = [
     "adam_update",
     "batch_norm_backward",
     "batch_norm_forward",
+    "bleu_stats",
+    "beam_search_step",
     "clip_by_global_norm",
     "clip_by_value",
     "conv1d_backward",
     "conv1d_forward",
     "embedding_backward",
     "embedding_forward",
+    "gather_rows",
     "glove_cooccurrence",
     "glove_train",
     "gru_backward",
@@ -665,6 +673,200 @@ def topk_dot(matrix: Any, queries: Any, k: int, *, exclude: Any = None) -> tuple
             raise ValueError(f"exclude must lie in [-1, V) = [-1, {V}) (-1 = padding), got {bad}")
         exclude = native(ex, np.int64)
     return active().topk_dot(matrix, queries, k, exclude)
+
+
+# ---------------------------------------------------------------- BLEU statistics
+
+BLEU_TOKENIZERS = ("13a", "none")
+BLEU_MAX_ORDER = 1024  # the native kernel's bound (kBleuMaxOrder)
+
+
+def bleu_stats(
+    hyp_text: Any,
+    hyp_offsets: Any,
+    ref_text: Any,
+    ref_offsets: Any,
+    ref_groups: Any,
+    *,
+    max_order: int = 4,
+    tokenize: str = "13a",
+) -> Array:
+    """BLEU's sufficient statistics per hypothesis, tokenised as sacrebleu tokenises.
+
+    hyp_text: [Lh] UTF-8 bytes (bytes, or a uint8 array) of the S hypotheses back to back;
+    hyp_offsets: [S+1] rising from 0 to Lh (hypothesis s is hyp_text[off[s]:off[s+1]]).  ref_text: [Lr]
+    and ref_offsets: [M+1]: the M reference segments the same way.  ref_groups: [S+1] rising from 0 to
+    M: hypothesis s has the references ref_groups[s] .. ref_groups[s+1]-1 (none gives ref_len 0 and no
+    matches).  tokenize: '13a' (sacrebleu's default: Tokenizer13a on the rstripped line) or 'none' (a
+    plain str.split()); letter case is the caller's (str.lower() before encoding).  max_order in
+    [1, 1024].
+
+    Returns int64 [S, 2 + 2*max_order], per hypothesis: hyp_len, ref_len (of the reference closest in
+    length, the shorter on a tie), clipped matches for n = 1..max_order (a hypothesis n-gram counts
+    at most as often as the reference holding it most often has it), totals for n = 1..max_order.
+    Summed over rows this is sacrebleu's corpus statistics; one row, a sentence's.
+    """
+    hyp_text = as_text_bytes("hyp_text", hyp_text)
+    hyp_offsets = as_offsets("hyp_offsets", hyp_offsets, hyp_text.size, "len(hyp_text)")
+    ref_text = as_text_bytes("ref_text", ref_text)
+    ref_offsets = as_offsets("ref_offsets", ref_offsets, ref_text.size, "len(ref_text)")
+    M = ref_offsets.size - 1
+    ref_groups = as_offsets("ref_groups", ref_groups, M, "the number of references M")
+    if ref_groups.size != hyp_offsets.size:
+        raise ValueError(f"ref_groups must have shape (S+1,) = ({hyp_offsets.size},), got {ref_groups.shape}")
+    max_order = as_int_range("max_order", max_order, 1, BLEU_MAX_ORDER)
+    if not isinstance(tokenize, str):
+        raise TypeError(f"tokenize must be a str, '13a' or 'none', got {type(tokenize).__name__}")
+    if tokenize not in BLEU_TOKENIZERS:
+        raise ValueError(f"tokenize must be '13a' or 'none', got {tokenize!r}")
+    return active().bleu_stats(hyp_text, hyp_offsets, ref_text, ref_offsets, ref_groups, max_order, tokenize)
+
+
+# ---------------------------------------------------------------- beam search (seqcore.decode runs the loop)
+
+_STATE_FIELDS = {  # field: (dtype, shape letters)
+    "scores": (np.float64, "(B, K)"),
+    "tokens": (np.int64, "(B, K, L)"),
+    "fin_scores": (np.float64, "(B, K)"),
+    "fin_log_probs": (np.float64, "(B, K)"),
+    "fin_tokens": (np.int64, "(B, K, L)"),
+    "fin_lengths": (np.int64, "(B, K)"),
+    "fin_count": (np.int64, "(B,)"),
+    "done": (np.bool_, "(B,)"),
+}
+
+
+def _state_array(field: str, value: Any, shape: tuple[int, ...] | None, ndim: int) -> Array:
+    """A BeamState field: the caller's own array (it is updated in place), of exactly the field's dtype."""
+    dtype, letters = _STATE_FIELDS[field]
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"state.{field} must be a NumPy array (it is updated in place), got {type(value).__name__}")
+    if value.dtype != dtype or not value.dtype.isnative:
+        raise TypeError(f"state.{field} must have dtype {np.dtype(dtype)}, got {value.dtype}")
+    if value.ndim != ndim:
+        raise ValueError(f"state.{field} must have {ndim} dimensions {letters}, got shape {value.shape}")
+    if shape is not None and value.shape != shape:
+        raise ValueError(f"state.{field} must have shape {letters} = {shape}, got {value.shape}")
+    flags = value.flags
+    if not (flags.c_contiguous and flags.aligned):
+        raise ValueError(f"state.{field} must be C-contiguous and aligned (it is updated in place), got a strided view")
+    if not flags.writeable:
+        raise ValueError(f"state.{field} is read-only, but it is updated in place")
+    return value
+
+
+def _beam_state(state: Any) -> tuple[BeamState, int, int, int]:
+    if not isinstance(state, BeamState):
+        raise TypeError(f"state must be a BeamState (BeamState.initial(batch, beam_width, max_len)), got "
+                        f"{type(state).__name__}")  # fmt: skip
+    scores = _state_array("scores", state.scores, None, 2)
+    B, K = scores.shape
+    if K < 1:
+        raise ValueError(f"state.scores must have K >= 1 columns (the beam width), got shape {scores.shape}")
+    tokens = _state_array("tokens", state.tokens, None, 3)
+    L = tokens.shape[2]
+    if tokens.shape != (B, K, L):
+        raise ValueError(f"state.tokens must have shape (B, K, L) = ({B}, {K}, L), got {tokens.shape}")
+    if L < 1:
+        raise ValueError(f"state.tokens must have L >= 1 positions (max_len), got shape {tokens.shape}")
+    fin_scores = _state_array("fin_scores", state.fin_scores, (B, K), 2)
+    _state_array("fin_log_probs", state.fin_log_probs, (B, K), 2)
+    _state_array("fin_tokens", state.fin_tokens, (B, K, L), 3)
+    _state_array("fin_lengths", state.fin_lengths, (B, K), 2)
+    count = _state_array("fin_count", state.fin_count, (B,), 1)
+    _state_array("done", state.done, (B,), 1)
+    check_disjoint({f"state.{k}": v for k, v in zip(state._fields, state)})
+    # The values the ranking, the insertion of finished hypotheses and the stopping rule rely on (a
+    # state made by BeamState.initial and kept by beam_search_step has them; fin_lengths is only carried).
+    if not (scores <= 0).all():
+        raise ValueError("state.scores must be <= 0 (summed log-probs; -inf for an empty slot), got a value > 0 or NaN")
+    if (count.view(np.uint64) > K).any():  # negative counts wrap to huge
+        bad = int(count.min()) if count.min() < 0 else int(count.max())
+        raise ValueError(f"state.fin_count must lie in [0, K] = [0, {K}], got {bad}")
+    # (B > 0 bounds K by the arrays' size: no slot numbers for a huge K next to B = 0)
+    rising = B and ((fin_scores[:, 1:] > fin_scores[:, :-1]) & (count[:, None] > np.arange(1, K))).any()
+    if rising or np.isnan(fin_scores).any():
+        raise ValueError("state.fin_scores must not be NaN and must be best first in the slots held")
+    return state, B, K, L
+
+
+def beam_search_step(
+    state: BeamState, log_probs: Any, rows: Any, step: int, *, eos: int | None, length_norm: Any
+) -> Array:
+    """One step of a batched beam search: ranks every continuation, updates ``state`` in place.
+
+    state: a ``BeamState`` (B rows, K beams, L = max_len).  log_probs: [A*K,V] float32/float64, log P(token |
+    beam) for beam k of row ``rows[a]`` at row a*K + k, every value <= 0 (-inf: an impossible token; up to
+    ``LOG_PROB_SLACK`` = 1e-4 above 0, a log_softmax's rounding, is read as 0).  rows: [A] the rows still
+    searching, strictly increasing, none done.  step: the position the new tokens take, in [0, L).  eos: the
+    end token in [0, V), or None.  length_norm: [L] positive, the divisor of an n-token hypothesis's log-prob
+    at n - 1 (n**alpha for the course's objective).
+    Returns parents [A,K] int64: the log_probs row each new live beam of row a grew from (gather the decoder's
+    state with it).  A value above LOG_PROB_SLACK or NaN in log_probs raises ValueError naming the first one,
+    with the state unchanged.  Ranking, ties (the lower flat index k*V + v wins), finishing and the stopping
+    rule: docs/decode.md.
+    """
+    state, B, K, L = _beam_state(state)
+    log_probs = as_float_array("log_probs", log_probs, ndim=2)
+    V = log_probs.shape[1]
+    if V < 1:
+        raise ValueError(f"log_probs must have V >= 1 columns (the vocabulary), got shape {log_probs.shape}")
+    if rows is None:
+        raise TypeError("rows must be an integer array, got None")
+    r = np.asarray(rows)
+    if r.dtype == np.bool_ or not np.issubdtype(r.dtype, np.integer):
+        raise TypeError(f"rows must be an integer array, got dtype {r.dtype}")
+    if r.ndim != 1:
+        raise ValueError(f"rows must have 1 dimension (A,), got shape {r.shape}")
+    if r.size and (r.min() < 0 or r.max() >= B):
+        bad = int(r.min()) if r.min() < 0 else int(r.max())
+        raise ValueError(f"rows must lie in [0, B) = [0, {B}), got {bad}")
+    rows = native(r, np.int64)
+    if rows.size > 1 and np.any(rows[1:] <= rows[:-1]):
+        raise ValueError("rows must be strictly increasing")
+    if state.done[rows].any():
+        raise ValueError(f"rows must not name a finished row, got {int(rows[state.done[rows]][0])}")
+    A = rows.size
+    check_shape("log_probs", log_probs, (A * K, V), "(A*K, V)")
+    step = as_int("step", step, 0)
+    if step >= L:
+        raise ValueError(f"step must lie in [0, L) = [0, {L}), got {step}")
+    if eos is None:
+        eos = -1
+    else:
+        eos = as_int("eos", eos, 0)
+        if eos >= V:
+            raise ValueError(f"eos must lie in [0, V) = [0, {V}), got {eos}")
+    norm = as_float_array("length_norm", length_norm)
+    check_shape("length_norm", norm, (L,), "(L,)")
+    norm = native(norm, np.float64)
+    if not np.all(np.isfinite(norm) & (norm > 0)):
+        raise ValueError("length_norm must be finite and > 0")
+    check_disjoint({**{f"state.{k}": v for k, v in state._asdict().items()}, "log_probs": log_probs, "rows": rows,
+                    "length_norm": norm})  # fmt: skip
+    return active().beam_search_step(state, log_probs, rows, step, eos, norm)
+
+
+def gather_rows(x: Any, idx: Any) -> Array:
+    """``x[idx]`` along the first axis: a new array [M, ...] of the rows ``idx`` names, in that order.
+
+    x: [N, ...] float32, float64 or int64 (any trailing shape); idx: [M] integers in [0, N).  Beam search
+    reorders a decoder's state with it to follow the beams' parents.
+    """
+    if x is None:
+        raise TypeError("x must be an array, got None")
+    x = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if x.dtype.kind in "fi" and not x.dtype.isnative:
+        x = x.astype(x.dtype.newbyteorder("="))
+    if x.dtype not in (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64)):
+        raise TypeError(f"x must have dtype float32, float64 or int64, got {x.dtype}")
+    if x.ndim < 1:
+        raise ValueError(f"x must have at least 1 dimension (the rows), got shape {x.shape}")
+    x = native(x)
+    idx = as_ids("idx", idx, x.shape[0], "N")
+    if idx.ndim != 1:
+        raise ValueError(f"idx must have 1 dimension (M,), got shape {idx.shape}")
+    return active().gather_rows(x, idx)
 
 
 # ---------------------------------------------------------------- word-vector training

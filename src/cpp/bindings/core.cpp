@@ -17,6 +17,8 @@
 
 #include <Eigen/Core>
 
+#include "seqcore/bleu.h"
+#include "seqcore/beam.h"
 #include "seqcore/conv.h"
 #include "seqcore/embedding.h"
 #include "seqcore/gemm.h"
@@ -747,6 +749,127 @@ py::tuple topk_dot(const py::array& matrix, const py::array& queries, index_t k,
     });
 }
 
+// ---------------------------------------------------------------- beam search
+
+// An int64 / bool / float64 array updated in place (see `inout`), of exactly `shape`.
+template <typename T>
+T* state_array(const py::object& o, const char* name, const std::vector<index_t>& shape) {
+    return inout<T>(o, name, shape);
+}
+
+py::array beam_search_step(const py::object& scores_obj, const py::object& tokens_obj, const py::object& fin_scores,
+                           const py::object& fin_log_probs, const py::object& fin_tokens,
+                           const py::object& fin_lengths, const py::object& fin_count, const py::object& done,
+                           const py::array& log_probs, const py::array& rows, index_t step, index_t eos,
+                           const py::array& length_norm) {
+    const py::array scores = ndarray(scores_obj, "state.scores", "a NumPy array (it is updated in place)");
+    const py::array tokens = ndarray(tokens_obj, "state.tokens", "a NumPy array (it is updated in place)");
+    require_ndim(scores, "state.scores", 2);
+    require_ndim(tokens, "state.tokens", 3);
+    seqcore::BeamState s;
+    s.B = scores.shape(0);
+    s.K = scores.shape(1);
+    s.L = tokens.shape(2);
+    const index_t B = s.B, K = s.K, L = s.L;
+    if (K < 1) throw py::value_error("state.scores must have K >= 1 columns (the beam width), got 0");
+    if (L < 1) throw py::value_error("state.tokens must have L >= 1 positions (max_len), got 0");
+    s.scores = state_array<double>(scores, "state.scores", {B, K});
+    s.tokens = state_array<index_t>(tokens, "state.tokens", {B, K, L});
+    s.fin_scores = state_array<double>(fin_scores, "state.fin_scores", {B, K});
+    s.fin_log_probs = state_array<double>(fin_log_probs, "state.fin_log_probs", {B, K});
+    s.fin_tokens = state_array<index_t>(fin_tokens, "state.fin_tokens", {B, K, L});
+    s.fin_lengths = state_array<index_t>(fin_lengths, "state.fin_lengths", {B, K});
+    s.fin_count = state_array<index_t>(fin_count, "state.fin_count", {B});
+    s.done = reinterpret_cast<std::uint8_t*>(state_array<bool>(done, "state.done", {B}));
+    require_ndim(log_probs, "log_probs", 2);
+    require_ndim(rows, "rows", 1);
+    const index_t A = rows.shape(0), V = log_probs.shape(1);
+    const index_t* pr = in<index_t>(rows, "rows", {A});
+    if (V < 1) throw py::value_error("log_probs must have V >= 1 columns (the vocabulary), got 0");
+    const std::vector<index_t> lp_shape{checked_mul(A, K, "log_probs' rows A*K"), V};
+    checked_mul(A, checked_mul(2, K, "2K"), "the ranked candidates A*2K");
+    for (index_t a = 0; a < A; ++a) {
+        if (pr[a] < 0 || pr[a] >= B)
+            throw py::value_error("rows must lie in [0, B) = [0, " + std::to_string(B) + "), got " +
+                                  std::to_string(pr[a]));
+        if (a > 0 && pr[a] <= pr[a - 1]) throw py::value_error("rows must be strictly increasing");
+        if (s.done[pr[a]]) throw py::value_error("rows must not name a finished row, got " + std::to_string(pr[a]));
+    }
+    if (step < 0 || step >= L)
+        throw py::value_error("step must lie in [0, L) = [0, " + std::to_string(L) + "), got " + std::to_string(step));
+    if (eos < -1 || eos >= V)
+        throw py::value_error("eos must lie in [0, V) = [0, " + std::to_string(V) + ") or be -1 (none), got " +
+                              std::to_string(eos));
+    const double* norm = in<double>(length_norm, "length_norm", {L});
+    for (index_t n = 0; n < L; ++n)
+        if (!(norm[n] > 0.0) || std::isinf(norm[n]))
+            throw py::value_error("length_norm must be finite and > 0, got " + std::to_string(norm[n]));
+    for (index_t j = 0; j < B * K; ++j)
+        if (!(s.scores[j] <= 0.0)) throw py::value_error("state.scores must be <= 0 (summed log-probs)");
+    for (index_t j = 0; j < B * K; ++j)
+        if (s.fin_scores[j] != s.fin_scores[j])
+            throw py::value_error("state.fin_scores must not be NaN and must be best first in the slots held");
+    for (index_t b = 0; b < B; ++b) {
+        const index_t count = s.fin_count[b];
+        if (count < 0 || count > K)
+            throw py::value_error("state.fin_count must lie in [0, K] = [0, " + std::to_string(K) + "], got " +
+                                  std::to_string(count));
+        for (index_t j = 1; j < count; ++j)
+            if (s.fin_scores[b * K + j] > s.fin_scores[b * K + j - 1])
+                throw py::value_error("state.fin_scores must not be NaN and must be best first in the slots held");
+    }
+    require_disjoint({{"state.scores", scores_obj}, {"state.tokens", tokens_obj}, {"state.fin_scores", fin_scores},
+                      {"state.fin_log_probs", fin_log_probs}, {"state.fin_tokens", fin_tokens},
+                      {"state.fin_lengths", fin_lengths}, {"state.fin_count", fin_count}, {"state.done", done},
+                      {"log_probs", log_probs}, {"rows", rows}, {"length_norm", length_norm}});
+    auto parents = out<index_t>({A, K});
+    index_t* pp = ptr(parents);
+    const int threads = seqcore::get_num_threads();
+    const seqcore::BadLogProb bad = by_dtype(log_probs, "log_probs", [&](auto tag) {
+        using T = decltype(tag);
+        const T* lp = in<T>(log_probs, "log_probs", lp_shape);
+        py::gil_scoped_release nogil;
+        return seqcore::beam_search_step<T>(s, A, V, lp, pr, step, eos, norm, threads, pp);
+    });
+    if (bad.row >= 0)  // the value as Python writes it, so every backend says the same
+        throw py::value_error("log_probs must hold log-probabilities (<= 0, not NaN; up to 0.0001 above 0 is read "
+                              "as 0), got " +
+                              std::string(py::repr(py::float_(bad.value))) + " at log_probs[" +
+                              std::to_string(bad.row) + ", " + std::to_string(bad.col) + "]");
+    return std::move(parents);
+}
+
+py::array gather_rows(const py::array& x, const py::array& idx) {
+    if (x.ndim() < 1) throw py::value_error("x must have at least 1 dimension (the rows), got shape ()");
+    require_ndim(idx, "idx", 1);
+    const index_t N = x.shape(0), M = idx.shape(0);
+    const index_t* pi = in<index_t>(idx, "idx", {M});
+    for (index_t m = 0; m < M; ++m)
+        if (pi[m] < 0 || pi[m] >= N)
+            throw py::value_error("idx must lie in [0, N) = [0, " + std::to_string(N) + "), got " +
+                                  std::to_string(pi[m]));
+    auto shape = shape_of(x);
+    index_t R = 1;
+    for (size_t d = 1; d < shape.size(); ++d) R = checked_mul(R, shape[d], "a row's size");
+    shape[0] = M;
+    const int threads = seqcore::get_num_threads();
+    auto run = [&](auto tag) -> py::array {
+        using T = decltype(tag);
+        const T* px = in<T>(x, "x", shape_of(x));
+        auto y = out<T>(shape);
+        T* py_ = ptr(y);
+        {
+            py::gil_scoped_release nogil;
+            seqcore::gather_rows<T>(N, R, M, px, pi, threads, py_);
+        }
+        return std::move(y);
+    };
+    if (has_dtype<index_t>(x)) return run(index_t{});
+    if (has_dtype<float>(x)) return run(float{});
+    if (has_dtype<double>(x)) return run(double{});
+    throw py::type_error("x must have dtype float32, float64 or int64, got " + std::string(py::str(x.dtype())));
+}
+
 // ---------------------------------------------------------------- word-vector training
 
 constexpr index_t kMaxNegative = index_t(1) << 20;
@@ -899,6 +1022,78 @@ py::array glove_train(const py::array& rows, const py::array& cols, const py::ar
         }
         return std::move(costs);
     });
+}
+
+// ---------------------------------------------------------------- BLEU statistics
+
+// text for an error message: printable ASCII as it is, every other byte as \xNN (the message must be
+// valid UTF-8, and a NUL would cut it short).
+std::string printable(const std::string& text) {
+    std::string out;
+    for (unsigned char c : text) {
+        if (c >= 0x20 && c < 0x7F) {
+            out += static_cast<char>(c);
+        } else {
+            const char* hex = "0123456789abcdef";
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
+// A 1-D uint8 array of UTF-8 bytes.
+const std::uint8_t* text_bytes(const py::array& a, const char* name) {
+    require_ndim(a, name, 1);
+    return in<std::uint8_t>(a, name, shape_of(a));
+}
+
+// offsets: [K+1] int64 rising from 0 to total (`what` names total).  Returns K.
+index_t rising_offsets(const py::array& offsets, const char* name, index_t total, const char* what) {
+    require_ndim(offsets, name, 1);
+    if (offsets.shape(0) < 1) throw py::value_error(std::string(name) + " must have shape (K+1,) with K >= 0, got (0,)");
+    const index_t* p = in<index_t>(offsets, name, shape_of(offsets));
+    const index_t K = offsets.shape(0) - 1;
+    bool ok = p[0] == 0 && p[K] == total;
+    for (index_t k = 0; ok && k < K; ++k) ok = p[k] <= p[k + 1];
+    if (!ok)
+        throw py::value_error(std::string(name) + " must rise from 0 to " + what + " = " + std::to_string(total) +
+                              ", got " + std::to_string(p[0]) + " .. " + std::to_string(p[K]) +
+                              (p[0] == 0 && p[K] == total ? " (decreasing)" : ""));
+    return K;
+}
+
+py::array bleu_stats(const py::array& hyp_text, const py::array& hyp_offsets, const py::array& ref_text,
+                     const py::array& ref_offsets, const py::array& ref_groups, index_t max_order,
+                     const std::string& tokenize) {
+    const std::uint8_t* ph = text_bytes(hyp_text, "hyp_text");
+    const index_t S = rising_offsets(hyp_offsets, "hyp_offsets", hyp_text.shape(0), "len(hyp_text)");
+    const std::uint8_t* pr = text_bytes(ref_text, "ref_text");
+    const index_t M = rising_offsets(ref_offsets, "ref_offsets", ref_text.shape(0), "len(ref_text)");
+    const index_t G = rising_offsets(ref_groups, "ref_groups", M, "the number of references M");
+    if (G != S)
+        throw py::value_error("ref_groups must have shape (S+1,) = (" + std::to_string(S + 1) + ",), got (" +
+                              std::to_string(G + 1) + ",)");
+    check_count(max_order, "max_order", 1, seqcore::kBleuMaxOrder);
+    seqcore::BleuTokenizer tokenizer;
+    if (tokenize == "13a")
+        tokenizer = seqcore::BleuTokenizer::k13a;
+    else if (tokenize == "none")
+        tokenizer = seqcore::BleuTokenizer::kNone;
+    else
+        throw py::value_error("tokenize must be '13a' or 'none', got '" + printable(tokenize) + "'");
+    auto stats = out<index_t>({S, 2 + 2 * max_order});
+    index_t* ps = ptr(stats);
+    const index_t *pho = static_cast<const index_t*>(hyp_offsets.data()),
+                  *pro = static_cast<const index_t*>(ref_offsets.data()),
+                  *pg = static_cast<const index_t*>(ref_groups.data());
+    const int threads = seqcore::get_num_threads();
+    {
+        py::gil_scoped_release nogil;
+        seqcore::bleu_stats(S, ph, pho, pr, pro, pg, max_order, tokenizer, threads, ps);
+    }
+    return std::move(stats);
 }
 
 // ---------------------------------------------------------------- normalization ([N,F] views)
@@ -1127,6 +1322,13 @@ PYBIND11_MODULE(_core, m) {
     m.def("embedding_forward", &embedding_forward, py::arg("weights"), py::arg("ids"));
     m.def("embedding_backward", &embedding_backward, py::arg("ids"), py::arg("dy"), py::arg("num_embeddings"));
     m.def("topk_dot", &topk_dot, py::arg("matrix"), py::arg("queries"), py::arg("k"), py::arg("exclude").none(true));
+    m.def("bleu_stats", &bleu_stats, py::arg("hyp_text"), py::arg("hyp_offsets"), py::arg("ref_text"),
+          py::arg("ref_offsets"), py::arg("ref_groups"), py::arg("max_order"), py::arg("tokenize"));
+    m.def("beam_search_step", &beam_search_step, py::arg("scores"), py::arg("tokens"), py::arg("fin_scores"),
+          py::arg("fin_log_probs"), py::arg("fin_tokens"), py::arg("fin_lengths"), py::arg("fin_count"),
+          py::arg("done"), py::arg("log_probs"), py::arg("rows"), py::arg("step"), py::arg("eos"),
+          py::arg("length_norm"));
+    m.def("gather_rows", &gather_rows, py::arg("x"), py::arg("idx"));
     m.def("word2vec_sgns_train", &word2vec_sgns_train, py::arg("ids"), py::arg("sentence_offsets"), py::arg("W_in"),
           py::arg("W_out"), py::arg("neg_table"), py::arg("keep_prob"), py::arg("window"), py::arg("negative"),
           py::arg("alpha"), py::arg("min_alpha"), py::arg("words_done"), py::arg("total_words"), py::arg("seed"),

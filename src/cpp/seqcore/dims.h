@@ -5,7 +5,13 @@
 //   H  hidden units          G  gates per unit (LSTM 4: i f c o; GRU 3: z r h; RNN 1)
 //   N  rows of a 2-D view    C  classes (last axis of the softmax family), Conv1D input channels
 //   V  embedding rows        E  embedding width     F  normalized features, Conv1D filters
-//   K  Conv1D taps           To Conv1D output steps
+//   K  Conv1D taps; beams per batch row (beam search)
+//   To Conv1D output steps   A  batch rows still searching (beam search)
+//   V  also the vocabulary of a search (log-prob columns)
+//   L  longest output of a search (max_len); bytes of UTF-8 text (BLEU: Lh hypotheses, Lr references)
+//   M  rows a gather picks; BLEU reference segments
+//   R  elements of one row (the product of its trailing sizes)
+//   S  BLEU hypotheses (segments)   O  largest n-gram order
 //
 // Layout: every array is C-contiguous (row-major), batch-major for sequences:
 //   x[B,T,D], y[B,T,H].  Weights use the Keras layout, a = x W + h U + b, with the

@@ -183,6 +183,14 @@ def topk_dot(matrix, queries, k, exclude=None):
     return _core.topk_dot(matrix, queries, k, exclude)
 
 
+bleu_stats = _core.bleu_stats
 word2vec_sgns_train = _core.word2vec_sgns_train
 glove_cooccurrence = _core.glove_cooccurrence
 glove_train = _core.glove_train
+
+
+def beam_search_step(state, log_probs, rows, step, eos, length_norm):
+    return _core.beam_search_step(*state, log_probs, rows, step, eos, length_norm)
+
+
+gather_rows = _core.gather_rows

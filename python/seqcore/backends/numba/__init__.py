@@ -7,6 +7,8 @@ back to the reference backend.  The compiled kernels are cached on disk
 
 import numba  # first: without numba this module must fail to import
 
+from .beam import beam_search_step, gather_rows
+from .bleu import bleu_stats
 from .clip import clip_by_global_norm, clip_by_value
 from .conv import conv1d_backward, conv1d_forward
 from .embedding import embedding_backward, embedding_forward
@@ -58,6 +60,8 @@ __all__ = [
     "adam_update",
     "batch_norm_backward",
     "batch_norm_forward",
+    "bleu_stats",
+    "beam_search_step",
     "NAME",
     "clip_by_global_norm",
     "clip_by_value",
@@ -65,6 +69,7 @@ __all__ = [
     "conv1d_forward",
     "embedding_backward",
     "embedding_forward",
+    "gather_rows",
     "get_num_threads",
     "glove_cooccurrence",
     "glove_train",

@@ -1,5 +1,7 @@
 """The reference backend: readable NumPy, the ground truth in tests."""
 
+from .beam import beam_search_step, gather_rows
+from .bleu import bleu_stats
 from .clip import clip_by_global_norm, clip_by_value
 from .conv import conv1d_backward, conv1d_forward
 from .embedding import embedding_backward, embedding_forward
@@ -34,12 +36,15 @@ __all__ = [
     "adam_update",
     "batch_norm_backward",
     "batch_norm_forward",
+    "bleu_stats",
+    "beam_search_step",
     "clip_by_global_norm",
     "clip_by_value",
     "conv1d_backward",
     "conv1d_forward",
     "embedding_backward",
     "embedding_forward",
+    "gather_rows",
     "glove_cooccurrence",
     "glove_train",
     "gru_backward",
