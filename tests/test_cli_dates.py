@@ -67,6 +67,9 @@ def test_train_save_and_use_the_model(tmp_path, capsys):
         (["dates", "--model", "/nonexistent/m.safetensors", "may 9 2018"], "no such file"),
         (["dates", "--train", "--out", "/nonexistent/folder/m.safetensors"], "does not exist"),
         (["dates", "--train", "--seed", "-1"], "--seed must be >= 0"),
+        (["dates", "--n-best", "3"], "give one or more dates"),
+        (["dates", "--n-best", "3", "--attention", "may 9 2018", "--png", "a.png"], "--n-best lists alternatives"),
+        (["dates", "--n-best", "0", "may 9 2018"], "positive integer"),
     ],
 )
 def test_usage_errors(argv, words, capsys):
@@ -85,3 +88,21 @@ def test_damaged_model_file_is_a_usage_error(tmp_path, capsys):
     bad.write_bytes(b"not a safetensors file")
     assert main(["dates", "--model", str(bad), "may 9 2018"]) == 2
     assert str(bad) in capsys.readouterr().err
+
+
+def test_n_best_lists_alternatives_best_first(capsys):
+    assert main(["dates", "--n-best", "3", "May 9 2018"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "May 9 2018" and len(lines) == 4
+    assert lines[1].split()[0] == "2018-05-09"
+    scores = [float(line.rsplit("=", 1)[1]) for line in lines[1:]]
+    assert scores == sorted(scores, reverse=True) and all(s <= 0 for s in scores)
+
+
+def test_error_analysis_counts(capsys):
+    assert main(["dates", "--error-analysis", "50", "--seed", "7", "--beam-width", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "error analysis of 50 examples (beam width 2" in out
+    counts = {m[0]: int(m[1]) for m in re.findall(r"^\s+(correct|beam search|model)\s+(\d+)", out, re.M)}
+    assert set(counts) == {"correct", "beam search", "model"}
+    assert sum(counts.values()) == 50 and counts["correct"] >= 49

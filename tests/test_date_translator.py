@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seqcore import nn
-from seqcore.datasets.dates import date_pairs, date_splits
+from seqcore import decode, nn
+from seqcore.datasets.dates import MACHINE_VOCAB, date_pairs, date_splits
 from seqcore.models import DateTranslator
 from seqcore.models.date_translator import SHIPPED
 
@@ -74,7 +74,9 @@ def test_shipped_model_gets_tricky_formats_right(shipped):
 
 
 def test_shipped_model_on_a_fresh_generated_test_set(shipped):
-    pairs = date_pairs(1000, seed=FRESH_SEED)
+    trained_on = {iso for _, iso in date_splits(20_000, 1_000, seed=0)[0]}  # the shipped model's training dates
+    pairs = [p for p in date_pairs(4000, seed=FRESH_SEED) if p[1] not in trained_on][:1000]
+    assert len(pairs) == 1000
     assert shipped.evaluate(pairs) >= 0.99
     upper = [(h.upper(), iso) for h, iso in pairs[:200]]  # case does not matter to the model
     assert shipped.translate([h for h, _ in upper]) == shipped.translate([h for h, _ in pairs[:200]])
@@ -195,3 +197,53 @@ def test_fit_stops_on_request_and_checks_its_arguments():
         model.fit(train, seconds=-1)
     with pytest.raises(ValueError, match="batch_size must be a positive int"):
         model.fit(train, batch_size=0)
+
+
+# ---------------------------------------------------------------- decoding through seqcore.decode
+
+
+def _enumerated_best(log_probs: np.ndarray, n: int) -> list[tuple[str, float]]:
+    """The n most likely strings of one input by brute force over the Ty independent steps' top-3 tokens."""
+    import itertools
+
+    top = [np.argsort(-row)[:3] for row in log_probs]
+    scored = [(float(sum(log_probs[t, tok] for t, tok in enumerate(c))), c) for c in itertools.product(*top)]
+    scored.sort(key=lambda item: -item[0])
+    return [("".join(MACHINE_VOCAB[i] for i in c), lp) for lp, c in scored[:n]]
+
+
+def test_beam_search_n_best_is_exact_and_agrees_with_greedy(shipped):
+    texts = ["1/10/14", "Saturday May 9 2018", "3rd of march 2001", "dd"]
+    lists = shipped.n_best(texts, 3)
+    log_probs = shipped.output_log_probs(texts)
+    for text, got, lp in zip(texts, lists, log_probs):
+        want = _enumerated_best(lp, 3)
+        assert [iso for iso, _ in got] == [iso for iso, _ in want], text
+        np.testing.assert_allclose([s for _, s in got], [s for _, s in want], rtol=1e-12)
+        # another batch (three copies of one input) runs the float32 model with other GEMM blockings
+        np.testing.assert_allclose(
+            shipped.log_prob([text] * 3, [iso for iso, _ in got]), [s for _, s in got], rtol=1e-5, atol=1e-6
+        )
+    greedy = shipped.translate(texts)
+    assert [row[0][0] for row in lists] == greedy == shipped.translate(texts, beam_width=5)
+    assert shipped.beam_search(texts, beam_width=4) == greedy
+    assert shipped.n_best([], 2) == [] and shipped.translate([], beam_width=3) == []
+    with pytest.raises(ValueError, match="beam_width"):
+        shipped.n_best(texts, 3, beam_width=2)
+    with pytest.raises(TypeError, match="x"):
+        shipped.log_prob("May 9 2018", ["2018-05-09"])
+    with pytest.raises(ValueError, match="same length"):
+        shipped.log_prob(texts, ["2018-05-09"])
+
+
+def test_error_analysis_blames_the_model_for_a_runner_up(shipped):
+    texts = ["Saturday May 9 2018", "3rd of march 2001", "1/10/14"]
+    right = [iso for iso, _ in (row[0] for row in shipped.n_best(texts, 2))]
+    runner_up = [row[1][0] for row in shipped.n_best(texts, 2)]
+    report = decode.error_analysis(shipped, texts, right, beam_width=3)
+    assert report.counts == {"correct": 3, "beam search": 0, "model": 0}
+    # with the runner-up as the "right" answer, the model prefers its own output: the model is at fault
+    report = decode.error_analysis(shipped, texts, runner_up, beam_width=3)
+    assert report.counts == {"correct": 0, "beam search": 0, "model": 3}
+    one = decode.error_analysis(shipped, texts[0], runner_up[0], beam_width=3)
+    assert one.verdict == "model" and one.records[0].log_p_star < one.records[0].log_p_hat

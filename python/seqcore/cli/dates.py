@@ -32,6 +32,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="FILE", help="use a model saved by --train instead of the shipped one")
     p.add_argument("--attention", metavar="TEXT", help="draw the attention map of TEXT to --png")
     p.add_argument("--png", metavar="PATH", help="with --attention: where to draw the heat map (needs matplotlib)")
+    p.add_argument(
+        "--n-best",
+        type=positive_int,
+        metavar="K",
+        help="print the K most likely ISO strings of each DATE with their log-probabilities (beam search of width K)",
+    )
+    p.add_argument(
+        "--error-analysis",
+        type=positive_int,
+        metavar="N",
+        help="the course's error analysis on N freshly generated dates (with --seed): how many wrong answers are "
+        "the beam search's fault and how many the model's, with the wrong ones listed",
+    )
+    p.add_argument("--beam-width", type=positive_int, default=3, help="with --error-analysis: beam width (default 3)")
     p.add_argument("--train", action="store_true", help="retrain on generated dates, report and save (see --out)")
     p.add_argument(
         "--examples",
@@ -49,8 +63,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _check(args: argparse.Namespace) -> None:
-    if not (args.dates or args.attention is not None or args.train):
-        raise UsageError('give one or more dates to translate (e.g. "Saturday May 9 2018"), --attention, or --train')
+    if not (args.dates or args.attention is not None or args.train or args.error_analysis):
+        raise UsageError(
+            'give one or more dates to translate (e.g. "Saturday May 9 2018"), --attention, --error-analysis, '
+            "or --train"
+        )
+    if args.n_best and not args.dates:
+        raise UsageError("--n-best lists alternatives for the DATEs given: add one or more dates")
     if args.attention is not None and not args.png:
         raise UsageError("--attention draws a heat map: add --png PATH")
     if args.png and args.attention is None:
@@ -166,6 +185,18 @@ def _plot_attention(path: str, text: str, iso: str, weights: np.ndarray, tx: int
         plt.close(fig)
 
 
+def _error_analysis(model: Any, n: int, seed: int, beam_width: int) -> None:
+    from ..datasets.dates import date_pairs
+    from ..decode import error_analysis
+
+    pairs = date_pairs(n, seed=seed)
+    report = error_analysis(model, [h for h, _ in pairs], [iso for _, iso in pairs], beam_width=beam_width)
+    print(report.summary())
+    for r in [*report.beam_errors, *report.model_errors][:20]:
+        print(f"  {r.x!r}: y* = {r.y_star} (log P {r.log_p_star:.3f}), y^ = {r.y_hat} (log P {r.log_p_hat:.3f}) "
+              f"-> {r.verdict}")  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
     _check(args)
     if args.train:
@@ -179,8 +210,16 @@ def run(args: argparse.Namespace) -> int:
             model = DateTranslator.pretrained()
         except FileNotFoundError as exc:
             raise UsageError(f"{exc}; retrain with seqcore dates --train") from None
-    for iso in model.translate(list(args.dates)):
-        print(iso)
+    if args.n_best:
+        for text, alternatives in zip(args.dates, model.n_best(list(args.dates), args.n_best)):
+            print(text)
+            for iso, log_prob in alternatives:
+                print(f"  {iso}  log P = {log_prob:.4f}")
+    else:
+        for iso in model.translate(list(args.dates)):
+            print(iso)
+    if args.error_analysis:
+        _error_analysis(model, args.error_analysis, args.seed, args.beam_width)
     if args.attention is not None:
         iso = model.translate([args.attention])[0]
         weights = model.attention([args.attention])[0]

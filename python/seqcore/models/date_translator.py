@@ -11,6 +11,8 @@ model's inputs are ``[X, s0, c0]`` (zeros, as in the course); its outputs the Ty
 
 The decoder never reads its previous output, so each step's distribution depends on the input only and
 greedy argmax is also the most likely whole sequence (``translate``'s ``beam_width`` cannot change it).
+Decoding still goes through ``seqcore.decode`` (greedy, beam search for ``n_best`` lists), and the model
+is a ``decode.Scorer`` (``log_prob``, ``beam_search``) for the course's error analysis.
 
 Training is the engine's ``model.fit`` (tape autograd, per-output categorical cross-entropy summed over
 the Ty outputs as Keras does, Adam at the course's 0.005).  It was measured fast enough on two cores
@@ -31,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import nn, optim
+from .. import decode, nn, optim
 from ..datasets import dates as D
 from ..nn.saving import _read, _write
 
@@ -57,6 +59,15 @@ def _pairs(pairs: Any, what: str = "pairs", allow_empty: bool = False) -> list[t
     if not out and not allow_empty:
         raise ValueError(f"{what} is empty: nothing to train or evaluate on")
     return [(str(h), str(m)) for h, m in out]
+
+
+def _strings_arg(name: str, value: Any) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise TypeError(f"{name} must be a list of strings, got {type(value).__name__}")
+    for k, item in enumerate(value):
+        if not isinstance(item, str):
+            raise TypeError(f"{name}[{k}] must be a str, got {type(item).__name__}")
+    return list(value)
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -199,14 +210,72 @@ class DateTranslator:
         row sums to 1 (over all Tx positions, padding included, as in the course)."""
         return self._run_probe(strings, _positive_int("batch_size", batch_size))[1]
 
+    # ---------------------------------------------------------------- decoding (seqcore.decode)
+    def _search(self, strings: Sequence[str], beam_width: int, n_best: int, length_penalty: float) -> list[list[Any]]:
+        """Hypotheses per input from ``decode.greedy`` (width 1) or ``decode.beam_search``.
+
+        The step function reads precomputed log-probs: the decoder does not feed back its output, so one
+        pass of the model gives every step's distribution, and the search state is just (input row, step),
+        which the search gathers along with the beams."""
+        log_probs = self.output_log_probs(strings)
+        N = log_probs.shape[0]
+        if N == 0:
+            return []
+
+        def step_fn(prev_tokens: np.ndarray, state: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, Any]:
+            rows, t = state
+            return log_probs[rows, t], (rows, t + 1)
+
+        init = (np.arange(N, dtype=np.int64), np.zeros(N, dtype=np.int64))
+        if beam_width == 1:
+            result = decode.greedy(step_fn, init, max_len=self.ty, bos=0)
+            return [[(tokens, float(lp))] for tokens, lp in zip(result.tokens, result.log_probs)]
+        hyps = decode.beam_search(
+            step_fn, init, beam_width=beam_width, max_len=self.ty, bos=0, n_best=n_best, length_penalty=length_penalty
+        )
+        return [[(h.tokens, h.log_prob) for h in row] for row in hyps]
+
     def translate(self, strings: Sequence[str], *, beam_width: int = 1) -> list[str]:
         """ISO date strings ("YYYY-MM-DD" shaped, not checked to be a real date) for each human date.
 
-        beam_width: accepted for the decoding API; this decoder's steps are independent given the input,
-        so the greedy argmax is already the most likely sequence and every beam width gives it."""
-        _positive_int("beam_width", beam_width)
-        log_probs = self.output_log_probs(strings)
-        return D.decode_machine(log_probs.argmax(axis=-1))
+        beam_width 1 decodes with ``seqcore.decode.greedy``, wider with ``seqcore.decode.beam_search``.
+        This decoder's steps are independent given the input, so the greedy argmax is already the most
+        likely sequence and every beam width gives the same answer (tested)."""
+        beam_width = _positive_int("beam_width", beam_width)
+        return [D.decode_machine(row[0][0][None])[0] for row in self._search(strings, beam_width, 1, 0.0)]
+
+    def n_best(
+        self, strings: Sequence[str], n: int = 3, *, beam_width: int | None = None
+    ) -> list[list[tuple[str, float]]]:
+        """The ``n`` most likely ISO strings per input with their log P(y|x), best first (beam search of
+        width ``beam_width``, default ``n``)."""
+        n = _positive_int("n", n)
+        beam_width = n if beam_width is None else _positive_int("beam_width", beam_width)
+        if n > beam_width:
+            raise ValueError(f"n must be at most beam_width = {beam_width}, got {n}")
+        return [
+            [(D.decode_machine(t[None])[0], lp) for t, lp in row] for row in self._search(strings, beam_width, n, 0.0)
+        ]
+
+    # the seqcore.decode.Scorer protocol, for decode.error_analysis
+    def log_prob(self, x: Sequence[str], y: Sequence[str]) -> np.ndarray:
+        """log P(y|x) [N] float64: the sum over the Ty output characters of the model's log-probabilities."""
+        xs, ys = list(_strings_arg("x", x)), list(_strings_arg("y", y))
+        if len(xs) != len(ys):
+            raise ValueError(f"x and y must have the same length, got {len(xs)} and {len(ys)}")
+        ids = D.encode_machine(ys)
+        log_probs = self.output_log_probs(xs)
+        return np.take_along_axis(log_probs, ids[:, :, None], axis=-1)[..., 0].sum(axis=1)
+
+    def beam_search(self, x: Sequence[str], *, beam_width: int, length_penalty: float = 0.0) -> list[str]:
+        """The top hypothesis per input of a beam search of ``beam_width`` (every output has Ty characters,
+        so the length penalty cannot change the ranking)."""
+        beam_width = _positive_int("beam_width", beam_width)
+        rows = self._search(list(_strings_arg("x", x)), beam_width, 1, float(length_penalty))
+        return [D.decode_machine(row[0][0][None])[0] for row in rows]
+
+    def output_length(self, y: str) -> int:
+        return self.ty
 
     def evaluate(self, pairs: Sequence[tuple[str, str]]) -> float:
         """Exact-match accuracy (all Ty characters right) on (human date, ISO date) pairs."""
