@@ -6,7 +6,7 @@ import argparse
 import math
 import os
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..bench import BenchError as UsageError
 
@@ -57,3 +57,17 @@ def check_output_path(path: str, option: str) -> None:
         raise UsageError(f"{option} {path!r}: folder {directory!r} is not writable")
     if os.path.exists(path) and not os.access(path, os.W_OK):
         raise UsageError(f"{option} {path!r}: the existing file is read-only")
+
+
+def require_matplotlib(drawing: str) -> Any:
+    """matplotlib.pyplot on the Agg backend, or a UsageError saying what needs it and which extra installs it.
+
+    drawing: what the command was going to draw, e.g. "the attention map"."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise UsageError(f'drawing {drawing} needs matplotlib: pip install "seqcore[plot]"') from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

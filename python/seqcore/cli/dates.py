@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ._args import UsageError, check_output_path, positive_float, positive_int
+from ._args import UsageError, check_output_path, positive_float, positive_int, require_matplotlib
 
 DEFAULT_EXAMPLES = 20_000
 DEFAULT_EPOCHS = 8
@@ -92,14 +92,7 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _require_matplotlib() -> Any:
-    try:
-        import matplotlib
-    except ImportError:
-        raise UsageError('drawing the attention map needs matplotlib: pip install "seqcore[plot]"') from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return require_matplotlib("the attention map")
 
 
 def _load(path: str) -> Any:

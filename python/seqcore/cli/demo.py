@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._args import check_output_path
+from ._args import check_output_path, require_matplotlib
 
 DEMOS = ("classifier", "gradients")
 MAX_LENGTH = 200  # keeps the gradients demo to seconds (T=200: ~6 s); the effect is plain long before
@@ -270,16 +270,7 @@ def _log10(values: np.ndarray) -> np.ndarray:
 
 
 def _require_matplotlib() -> Any:
-    from .bench import UsageError
-
-    try:
-        import matplotlib
-    except ImportError:
-        raise UsageError('drawing the figure needs matplotlib: pip install "seqcore[plot]"') from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return require_matplotlib("the figure")
 
 
 def _plot(

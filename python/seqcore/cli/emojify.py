@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ._args import UsageError, check_output_path, positive_int
+from ._args import UsageError, check_output_path, positive_int, require_matplotlib
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -54,14 +54,7 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _require_matplotlib() -> Any:
-    try:
-        import matplotlib
-    except ImportError:
-        raise UsageError('drawing the confusion matrix needs matplotlib: pip install "seqcore[plot]"') from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return require_matplotlib("the confusion matrix")
 
 
 def _model(args: argparse.Namespace) -> Any:
