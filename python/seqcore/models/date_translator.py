@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 
 from .. import decode, nn, optim
+from .._checks import positive_int as _positive_int
+from .._checks import string_list
 from ..datasets import dates as D
 from ..nn.saving import _read, _write
 
@@ -62,18 +64,7 @@ def _pairs(pairs: Any, what: str = "pairs", allow_empty: bool = False) -> list[t
 
 
 def _strings_arg(name: str, value: Any) -> list[str]:
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        raise TypeError(f"{name} must be a list of strings, got {type(value).__name__}")
-    for k, item in enumerate(value):
-        if not isinstance(item, str):
-            raise TypeError(f"{name}[{k}] must be a str, got {type(item).__name__}")
-    return list(value)
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
+    return string_list(value, name)
 
 
 @dataclass

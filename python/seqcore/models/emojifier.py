@@ -35,6 +35,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from .. import nn, optim
+from .._checks import positive_int as _positive_int
+from .._checks import string_list
 from ..nn.saving import _read, _write
 
 __all__ = ["DEFAULT_VECTORS", "EmojifierV1", "EmojifierV2", "load_emojifier", "sentence_words"]
@@ -86,18 +88,7 @@ def sentence_words(sentence: str) -> list[str]:
 
 
 def _sentences(sentences: Any, what: str = "sentences", allow_empty: bool = True) -> list[str]:
-    if isinstance(sentences, str):
-        raise TypeError(f"{what} must be a list of sentences, got a single str (wrap it: [{sentences!r}])")
-    try:
-        out = list(sentences)
-    except TypeError:
-        raise TypeError(f"{what} must be a list of str, got {type(sentences).__name__}") from None
-    for k, s in enumerate(out):
-        if not isinstance(s, str):
-            raise TypeError(f"{what}[{k}] must be a str, got {type(s).__name__}")
-    if not out and not allow_empty:
-        raise ValueError(f"{what} is empty: nothing to train or evaluate on")
-    return out
+    return string_list(sentences, what, allow_empty=allow_empty)
 
 
 def _labels(labels: Any, n: int) -> np.ndarray:
@@ -110,12 +101,6 @@ def _labels(labels: Any, n: int) -> np.ndarray:
     if arr.size and (arr.min() < 0 or arr.max() >= N_CLASSES):
         raise ValueError(f"labels must be in [0, {N_CLASSES}), got values from {arr.min()} to {arr.max()}")
     return arr
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def _positive_float(name: str, value: Any) -> float:
