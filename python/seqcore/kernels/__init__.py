@@ -94,6 +94,7 @@ __all__ = [
     "softmax_backward",
     "softmax_cross_entropy",
     "softmax_cross_entropy_backward",
+    "spectrogram",
     "topk_dot",
     "word2vec_sgns_train",
 ]
@@ -1177,3 +1178,64 @@ def conv1d_backward(cache: Conv1DCache, dy: Any) -> tuple[Array, Array, Array | 
     dy = as_float_array("dy", dy, cache.x.dtype)
     check_shape("dy", dy, (B, To, F), "(B, To, F)")
     return active().conv1d_backward(cache, dy)
+
+
+# ---------------------------------------------------------------- audio
+
+_WINDOWS = ("hann", "hamming", "boxcar")
+
+
+def spectrogram_window(window: Any, nfft: int) -> Array:
+    """The analysis window as float64 [nfft]: "hann" and "hamming" in scipy's periodic (DFT-even) form,
+    "boxcar", or an array of nfft values (``np.hanning(nfft)`` gives matplotlib's symmetric window)."""
+    if isinstance(window, str):
+        n = np.arange(nfft, dtype=np.float64)
+        if window == "hann":
+            return 0.5 - 0.5 * np.cos(2.0 * np.pi * n / nfft)
+        if window == "hamming":
+            return 0.54 - 0.46 * np.cos(2.0 * np.pi * n / nfft)
+        if window == "boxcar":
+            return np.ones(nfft)
+        raise ValueError(f"window must be one of {_WINDOWS} or an array of nfft={nfft} values, got {window!r}")
+    if window is None:
+        raise TypeError(f"window must be one of {_WINDOWS} or an array of nfft={nfft} values, got None")
+    w = np.asarray(window)
+    if w.dtype.kind not in "fiu":
+        raise TypeError(f"window must be a name or a real array, got dtype {w.dtype}")
+    if w.shape != (nfft,):
+        raise ValueError(f"window must have shape (nfft,) = ({nfft},), got {w.shape}")
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    if not np.all(np.isfinite(w)):
+        raise ValueError("window must be finite")
+    if not np.any(w):
+        raise ValueError("window must not be all zeros")
+    return w
+
+
+def spectrogram(x: Any, nfft: int = 200, noverlap: int = 120, fs: float = 8000.0, window: Any = "hann") -> Array:
+    """One-sided power spectral density of x's frames, time-major.
+
+    x: [L] or [B,L] float32/float64 samples -> [T,F] or [B,T,F] in x's dtype, T = (L - noverlap) // (nfft - noverlap)
+    frames (a last partial frame is dropped), F = nfft // 2 + 1 bins.  Equal to ``scipy.signal.spectrogram(x, fs,
+    window, nperseg=nfft, noverlap=noverlap, detrend=False, scaling="density", mode="psd")[2]`` transposed to
+    time-major; the course's defaults (nfft=200, noverlap=120, fs=8000) give 5511 x 101 for 10 s at 44.1 kHz.
+    """
+    x = as_float_array("x", x)
+    if x.ndim not in (1, 2):
+        raise ValueError(f"x must have shape [L] or [B,L], got {x.shape}")
+    nfft = as_int("nfft", nfft)
+    if nfft < 2:
+        raise ValueError(f"nfft must be at least 2, got {nfft}")
+    noverlap = as_int("noverlap", noverlap)
+    if not 0 <= noverlap < nfft:
+        raise ValueError(f"noverlap must be in [0, nfft={nfft}), got {noverlap}")
+    fs = as_real("fs", fs, 0.0)
+    if not 0.0 < fs < math.inf:
+        raise ValueError(f"fs must be positive and finite, got {fs}")
+    w = spectrogram_window(window, nfft)
+    L = x.shape[-1]
+    if L < nfft:
+        raise ValueError(f"x must have at least nfft={nfft} samples along its last axis, got {L}")
+    scale = 1.0 / (fs * float(np.dot(w, w)))
+    out = active().spectrogram(x.reshape(-1, L), w, noverlap, scale)
+    return out[0] if x.ndim == 1 else out

@@ -7,6 +7,7 @@ back to the reference backend.  The compiled kernels are cached on disk
 
 import numba  # first: without numba this module must fail to import
 
+from ..reference.spectrogram import spectrogram  # Numba has no FFT: the NumPy reference (seqcore info says so)
 from .beam import beam_search_step, gather_rows
 from .bleu import bleu_stats
 from .clip import clip_by_global_norm, clip_by_value
@@ -93,6 +94,7 @@ __all__ = [
     "softmax_backward",
     "softmax_cross_entropy",
     "softmax_cross_entropy_backward",
+    "spectrogram",
     "topk_dot",
     "word2vec_sgns_train",
 ]

@@ -27,6 +27,7 @@ from .softmax import (
     softmax_cross_entropy,
     softmax_cross_entropy_backward,
 )
+from .spectrogram import spectrogram
 from .words import glove_cooccurrence, glove_train, word2vec_sgns_train
 
 NAME = "reference"
@@ -66,6 +67,7 @@ __all__ = [
     "softmax_backward",
     "softmax_cross_entropy",
     "softmax_cross_entropy_backward",
+    "spectrogram",
     "topk_dot",
     "word2vec_sgns_train",
 ]
