@@ -20,7 +20,7 @@ from .constants import (
     TX,
     TY,
 )
-from .features import POWER_FLOOR, features, features_batch
+from .features import LOG_POWER_MEAN, LOG_POWER_STD, POWER_FLOOR, features, features_batch
 from .speech import SpeechUnavailable, VoiceStyle, english_voices, speech_available, synthesize, voice_variants
 from .synthesis import (
     NEGATIVE_WORDS,
@@ -49,6 +49,8 @@ __all__ = [
     "NFFT",
     "NOVERLAP",
     "N_FREQ",
+    "LOG_POWER_MEAN",
+    "LOG_POWER_STD",
     "POWER_FLOOR",
     "RATES",
     "REFRACTORY_STEPS",

@@ -14,6 +14,19 @@ from .wav import resample, to_mono
 # Power below this is treated as silence: about -120 dB under a full-scale sine's density, far under any 16-bit
 # recording's noise floor, so digital silence gives a finite feature.
 POWER_FLOOR = 1e-12
+# log10 power of the synthesised training clips has about this mean and spread; removing them gives the
+# convolution zero-mean, unit-scale input.  Left at -9, the input's mean dominated the convolution's output,
+# which then drifted faster than BatchNormalization's moving statistics could follow (inference broke while
+# training loss fell).
+LOG_POWER_MEAN = -9.0
+LOG_POWER_STD = 1.5
+
+
+def _log_power(psd: np.ndarray) -> np.ndarray:
+    out = np.log10(psd + np.float32(POWER_FLOOR)).astype(np.float32, copy=False)
+    out -= np.float32(LOG_POWER_MEAN)
+    out /= np.float32(LOG_POWER_STD)
+    return out
 
 
 def _samples(samples: Any) -> np.ndarray:
@@ -24,8 +37,9 @@ def _samples(samples: Any) -> np.ndarray:
 
 
 def features(samples: Any, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """float32 [T, 101]: log10 of the one-sided power spectral density of ``samples`` with the course's settings
-    (200-sample Hann frames every 80 samples at 44.1 kHz, density scaled as for Fs=8000), plus ``POWER_FLOOR``.
+    """float32 [T, 101]: standardised log power, ``(log10(psd + POWER_FLOOR) - LOG_POWER_MEAN) / LOG_POWER_STD``,
+    where psd is the one-sided power spectral density of ``samples`` with the course's settings (200-sample Hann
+    frames every 80 samples at 44.1 kHz, density scaled as for Fs=8000).
 
     The course feeds raw power; its range spans ten decades, and log power trains far more reliably (docs/audio.md).
     Other sample rates are resampled to 44.1 kHz first.  A 10 s clip gives T = 5511; a clip shorter than one frame
@@ -37,7 +51,7 @@ def features(samples: Any, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     if x.shape[0] < NFFT:
         return np.zeros((0, N_FREQ), dtype=np.float32)
     psd = kernels.spectrogram(x, nfft=NFFT, noverlap=NOVERLAP, fs=SPEC_FS, window="hann")
-    return np.log10(psd + np.float32(POWER_FLOOR)).astype(np.float32, copy=False)
+    return _log_power(psd)
 
 
 def features_batch(clips: Sequence[Any], sample_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -52,4 +66,4 @@ def features_batch(clips: Sequence[Any], sample_rate: int = SAMPLE_RATE) -> np.n
     if xs[0].shape[0] < NFFT:
         return np.zeros((len(xs), 0, N_FREQ), dtype=np.float32)
     psd = kernels.spectrogram(np.stack(xs), nfft=NFFT, noverlap=NOVERLAP, fs=SPEC_FS, window="hann")
-    return np.log10(psd + np.float32(POWER_FLOOR)).astype(np.float32, copy=False)
+    return _log_power(psd)

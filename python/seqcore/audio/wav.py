@@ -22,8 +22,6 @@ import struct
 from typing import Any, Union
 
 import numpy as np
-import scipy.io.wavfile
-from scipy.signal import resample_poly
 
 from .._atomic import CorruptFileError, atomic_open
 from .._checks import positive_int
@@ -41,6 +39,12 @@ _MAX_RESAMPLED_LENGTH = 2**31
 
 
 # ---------------------------------------------------------------- samples as float
+
+
+def _wavfile() -> Any:
+    import scipy.io.wavfile  # on first use: keeps `import seqcore.models` fast
+
+    return scipy.io.wavfile
 
 
 def _pcm_scale(dtype: np.dtype, what: str) -> tuple[float, float]:
@@ -194,7 +198,7 @@ def read_wav(path: PathLike) -> tuple[np.ndarray, int]:
         raise IsADirectoryError(f"read_wav: {name!r} is a folder, not a WAV file") from None
     _check_complete(raw, name)
     try:
-        rate, data = scipy.io.wavfile.read(io.BytesIO(raw))
+        rate, data = _wavfile().read(io.BytesIO(raw))
     except MemoryError:
         raise
     except Exception as exc:  # scipy's parser raises ValueError, struct.error, ZeroDivisionError, ... on bad headers
@@ -244,7 +248,7 @@ def write_wav(path: PathLike, samples: Any, sample_rate: int) -> None:
     rate = _check_rate(sample_rate, "write_wav: sample_rate", _MAX_WAV_RATE)
     pcm = np.clip(np.rint(x.reshape(-1) * 32768.0), -32768, 32767).astype("<i2")
     with atomic_open(path, "wb") as fh:
-        scipy.io.wavfile.write(fh, rate, pcm)
+        _wavfile().write(fh, rate, pcm)
 
 
 # ---------------------------------------------------------------- resampling and loading
@@ -277,6 +281,8 @@ def resample(samples: Any, orig_rate: int, target_rate: int) -> np.ndarray:
     n_out = -(-x.shape[0] * up // down)
     if n_out > _MAX_RESAMPLED_LENGTH:
         raise ValueError(f"resample: {x.shape[0]} samples at {src} Hz -> {dst} Hz would give {n_out} samples; too many")
+    from scipy.signal import resample_poly  # here, not at import: scipy.signal takes about a second to load
+
     return _to_float32(resample_poly(x, up, down, axis=0), what)
 
 

@@ -5,11 +5,14 @@
 ``bleu_score``: corpus and sentence BLEU (``bleu``, ``sentence_bleu``) equal to sacrebleu's
 ``corpus_bleu`` / ``sentence_bleu``, with tokenisation and n-gram counting in the ``bleu_stats`` kernel.
 The module is not named ``bleu`` so that ``seqcore.metrics.bleu`` is unambiguously the function.
+``detection``: precision / recall / F1 of a detector frame by frame (``frame_scores``) and event by event
+within a time tolerance (``event_scores``), for trigger-word detection.
 """
 
 from __future__ import annotations
 
 from .bleu_score import BLEUScore, bleu, score_from_stats, sentence_bleu, sentence_bleu_scores
+from .detection import DetectionScores, event_scores, frame_scores, match_events
 from .keras import (
     Accuracy,
     BinaryAccuracy,
@@ -34,6 +37,7 @@ __all__ = [
     "BLEUScore",
     "BinaryAccuracy",
     "CategoricalAccuracy",
+    "DetectionScores",
     "Mean",
     "MeanMetricWrapper",
     "Metric",
@@ -44,7 +48,10 @@ __all__ = [
     "binary_accuracy",
     "bleu",
     "categorical_accuracy",
+    "event_scores",
+    "frame_scores",
     "get",
+    "match_events",
     "score_from_stats",
     "sentence_bleu",
     "sentence_bleu_scores",

@@ -4,6 +4,7 @@
 - ``EmojifierV1`` / ``EmojifierV2``: the course's sentence -> emoji classifiers over GloVe vectors.
 - ``MusicLSTM``: the course's jazz-solo LSTM (one LSTM cell unrolled over a window) and its sampler.
 - ``DateTranslator``: the course's attention model translating human-readable dates to ISO dates.
+- ``TriggerWordDetector``: the course's Conv1D + GRU trigger-word detector over spectrogram frames.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from .charlm import CharLM, TrainingHistory
 from .date_translator import DateTrainingHistory, DateTranslator
 from .emojifier import EmojifierV1, EmojifierV2, load_emojifier
 from .music_lstm import MusicLSTM
+from .trigger_word import TriggerEvaluation, TriggerWordDetector
 
 __all__ = [
     "CharLM",
@@ -22,4 +24,6 @@ __all__ = [
     "load_emojifier",
     "DateTrainingHistory",
     "DateTranslator",
+    "TriggerEvaluation",
+    "TriggerWordDetector",
 ]
