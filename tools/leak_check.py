@@ -109,6 +109,8 @@ def drive() -> None:
             lp = np.log(rng.dirichlet(np.ones(C), 2 * B)).astype(dtype)
             parents = K.beam_search_step(state, lp, np.arange(B), 0, eos=0, length_norm=np.ones(4))
             K.gather_rows(x, parents.reshape(-1) // 2)
+            K.spectrogram(r(3, 9000, dtype=dtype))  # frames enough for the worker threads, each with its FFT plan
+            K.spectrogram(r(500, dtype=dtype), 63, 10, 8000.0, np.hanning(63))
 
             # Error paths: C++ exceptions thrown after outputs were allocated.
             core = seqcore.backends.cpp._core
@@ -118,6 +120,7 @@ def drive() -> None:
             bad(core.embedding_forward, r(9, 4, dtype=dtype), np.array([[1, 2]], np.int32))
             lp[1, 2] = np.nan  # raised after the kernel's scratch and the parents were allocated
             bad(core.beam_search_step, *K.BeamState.initial(B, 2, 4), lp, np.arange(B), 0, 0, np.ones(4))
+            bad(core.spectrogram, r(2, 150, dtype=dtype), np.hanning(200), 120, 1.0)
 
 
 def main() -> int:

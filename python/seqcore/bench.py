@@ -1059,7 +1059,7 @@ def environment() -> dict[str, Any]:
             info["active_backend_error"] = f"{type(exc).__name__}: {exc}"
     info["backend_warnings"] = [str(w.message) for w in caught]
     info["backends"] = {
-        name: {"available": reason is None, "reason": reason}
+        name: {"available": reason is None, "reason": reason, "notes": _kernel_notes(name) if reason is None else {}}
         for name, reason in ((name, _backend_reason(name)) for name in SEQCORE_PEERS)
     }
     try:
@@ -1082,6 +1082,12 @@ def environment() -> dict[str, Any]:
             info["build_info"] = None
             info["build_info_error"] = f"seqcore._core.build_info() failed: {type(exc).__name__}: {exc}"
     return info
+
+
+def _kernel_notes(name: str) -> dict[str, str]:
+    """{kernel: note} for the kernels backend ``name`` runs through another implementation (its KERNEL_NOTES)."""
+    notes = getattr(_backend.load(name), "KERNEL_NOTES", None)
+    return {str(k): str(v) for k, v in notes.items()} if isinstance(notes, dict) else {}
 
 
 def _jsonable(value: Any) -> Any:

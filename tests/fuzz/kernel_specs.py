@@ -29,6 +29,9 @@ class Spec:
     huge: Callable[[Any, Fill], Args] | None = None
     inplace: tuple[str, ...] = ()  # arguments updated in place
     ints: tuple[str, ...] = ()  # integer arrays: lengths, ids, labels
+    # real arrays of any dtype, converted to float64 whatever the call's float dtype (the spectrogram's window):
+    # left out of the mutations that tie a float argument to the first one's dtype
+    any_real: tuple[str, ...] = ()
     scalars: tuple[str, ...] = ()  # flags, hyperparameters, sizes
     forward: str | None = None  # a backward: the forward whose cache it takes
     upstream: Callable[[Any, Fill, tuple], Args] | None = None
@@ -349,6 +352,31 @@ def _topk_dot(draw, fill: Fill) -> Args:
     return args
 
 
+# ---------------------------------------------------------------- spectrogram
+
+
+def _spectrogram(draw, fill: Fill, shape: tuple[int, ...] | None = None) -> Args:
+    nfft = draw(st.integers(2, 9))
+    if shape is None:
+        L = nfft + draw(st.integers(0, 12))
+        shape = draw(st.sampled_from([(L,), (draw(sizes), L)]))
+    args: Args = {"x": fill(shape), "nfft": nfft, "noverlap": draw(st.integers(0, nfft - 1))}
+    args["fs"] = draw(st.sampled_from([1.0, 8000.0, 44100]))
+    kind = draw(st.sampled_from(["hann", "hamming", "boxcar", "array"]))
+    if kind == "array":  # a window is finite (the kernel refuses others), and of any real dtype
+        w = np.abs(Fill(fill.draw, np.dtype(np.float64), "clean")((nfft,))) + 0.1
+        dt = draw(st.sampled_from([np.float64, np.float32, np.int64]))
+        args["window"] = (np.ceil(w) if dt == np.int64 else w).astype(dt)
+    else:
+        args["window"] = kind
+    return args
+
+
+def _spectrogram_huge(draw, fill: Fill) -> Args:
+    # no clips, each of more than 2**31 samples: 2**25 frames or more of nothing
+    return _spectrogram(draw, fill, (0, draw(st.sampled_from(HUGE))))
+
+
 # ---------------------------------------------------------------- BLEU statistics
 
 #: bytes the tokenizer treats specially (spaces, points, digits, hyphens, entity characters, pieces of multi-byte
@@ -568,6 +596,15 @@ FORWARD_SPECS.update(
         scalars=("x_max", "alpha", "lr", "epochs", "seed", "threads"),
     ),
     conv1d_forward=Spec("conv1d_forward", _conv, gemm=True, huge=_conv_huge, scalars=("stride", "padding", "dilation")),
+    # gemm: an FFT's sums, whose order decides what +-Inf among the samples makes of a bin (Inf or NaN)
+    spectrogram=Spec(
+        "spectrogram",
+        _spectrogram,
+        gemm=True,
+        huge=_spectrogram_huge,
+        any_real=("window",),
+        scalars=("nfft", "noverlap", "fs", "window"),
+    ),
 )
 for _name in ("sgd_update", "adam_update", "rmsprop_update", "adagrad_update"):
     FORWARD_SPECS[_name] = _optimizer(_name)

@@ -300,6 +300,13 @@ def _conv(backward: bool):
     return build
 
 
+def _spectrogram(draw, fill: Fill) -> Call:
+    W = draw(st.integers(2, 9))
+    x = fill((draw(sizes), W + draw(st.integers(0, 12))))
+    window = np.abs(np.asarray(fill((W,)), np.float64)) + 0.1  # always float64, whatever x's dtype
+    return [x, window, draw(st.integers(0, W - 1)), draw(st.sampled_from([1.0 / W, 1e-4]))], [IN, IN, INT, FLOAT]
+
+
 def _after_set_threads(draw) -> Call:
     """No arguments to fuzz: vary the thread count set before the call instead (the test restores it)."""
     _core.set_num_threads(draw(st.integers(1, 2**31 - 1)))
@@ -335,6 +342,7 @@ CORE.update(
     batch_norm_backward=_norm("batch", True),
     conv1d_forward=_conv(False),
     conv1d_backward=_conv(True),
+    spectrogram=_spectrogram,
     set_num_threads=lambda draw, fill: ([draw(st.integers(1, 4))], [INT]),
     get_num_threads=lambda draw, fill: _after_set_threads(draw),
     build_info=lambda draw, fill: _after_set_threads(draw),
@@ -491,6 +499,11 @@ def output_bytes(name: str, args: list[Any]) -> int:
         # heaps and outputs hold k entries per query
         k = int(args[2]) if _int(args[2]) and args[2] > 0 else 0
         return args[0].shape[0] * max(args[1].shape[0], 1) + args[1].shape[0] * k * 16
+    if name == "spectrogram" and len(args) == 4 and all(isinstance(a, np.ndarray) and a.ndim for a in args[:2]):
+        x, window, noverlap = args[0], args[1], args[2]
+        W = window.shape[0]
+        if x.ndim == 2 and _int(noverlap) and 0 <= noverlap < W <= x.shape[1]:
+            return x.shape[0] * ((x.shape[1] - noverlap) // (W - noverlap)) * (W // 2 + 1) * x.dtype.itemsize
     return 0
 
 

@@ -14,8 +14,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "info",
         help="show versions, backends, threads, CPU features and the C++ build",
-        description="Show seqcore's version, the active backend, which backends load (and why not), "
-        "thread count, NumPy/numba/torch versions, CPU SIMD features and seqcore._core.build_info().",
+        description="Show seqcore's version, the active backend, which backends load (and why not) and which "
+        "kernels a backend runs through another implementation, thread count, NumPy/numba/torch versions, "
+        "CPU SIMD features and seqcore._core.build_info().",
     )
     p.add_argument("--json", action="store_true", help="print the same information as JSON")
     p.set_defaults(handler=run)
@@ -49,6 +50,8 @@ def format_info(info: dict[str, Any]) -> str:
     for name, state in info["backends"].items():
         if state["available"]:
             item(name, "available")
+            for kernel, note in sorted((state.get("notes") or {}).items()):
+                item("", f"{kernel}: {note}")
         else:
             item(name, f"unavailable: {state['reason']}")
     cpu = info["cpu"]

@@ -1204,7 +1204,7 @@ def spectrogram_window(window: Any, nfft: int) -> Array:
         raise TypeError(f"window must be a name or a real array, got dtype {w.dtype}")
     if w.shape != (nfft,):
         raise ValueError(f"window must have shape (nfft,) = ({nfft},), got {w.shape}")
-    w = np.ascontiguousarray(w, dtype=np.float64)
+    w = native(w, np.float64)
     if not np.all(np.isfinite(w)):
         raise ValueError("window must be finite")
     if not np.any(w):
@@ -1232,10 +1232,15 @@ def spectrogram(x: Any, nfft: int = 200, noverlap: int = 120, fs: float = 8000.0
     fs = as_real("fs", fs, 0.0)
     if not 0.0 < fs < math.inf:
         raise ValueError(f"fs must be positive and finite, got {fs}")
-    w = spectrogram_window(window, nfft)
     L = x.shape[-1]
-    if L < nfft:
+    if L < nfft:  # checked before the window is built: nfft is then no larger than an array that exists
         raise ValueError(f"x must have at least nfft={nfft} samples along its last axis, got {L}")
-    scale = 1.0 / (fs * float(np.dot(w, w)))
+    w = spectrogram_window(window, nfft)
+    with np.errstate(over="ignore", under="ignore"):
+        power = float(np.dot(w, w))
+    divisor = fs * power
+    scale = 1.0 / divisor if 0.0 < divisor < math.inf else 0.0
+    if not 0.0 < scale < math.inf:  # a window of tiny or huge values: the density's divisor under- or overflows
+        raise ValueError(f"fs * sum(window**2) must be positive and finite with a finite inverse, got {fs} * {power}")
     out = active().spectrogram(x.reshape(-1, L), w, noverlap, scale)
     return out[0] if x.ndim == 1 else out

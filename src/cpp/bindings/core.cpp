@@ -26,6 +26,7 @@
 #include "seqcore/optim.h"
 #include "seqcore/recurrent.h"
 #include "seqcore/similarity.h"
+#include "seqcore/spectrogram.h"
 #include "seqcore/word_training.h"
 #include "seqcore/softmax.h"
 
@@ -1230,6 +1231,40 @@ py::tuple conv1d_backward(const py::array& x, const py::array& W, bool has_bias,
     });
 }
 
+// ---------------------------------------------------------------- spectrogram
+
+// x: [B,L] float32/float64 clips; window: [W] float64; returns the PSD [B,T,F] in x's dtype.
+py::array spectrogram(const py::array& x, const py::array& window, index_t noverlap, double scale) {
+    require_ndim(x, "x", 2);
+    require_ndim(window, "window", 1);
+    const index_t B = x.shape(0), L = x.shape(1), W = window.shape(0);
+    const double* pw = in<double>(window, "window", {W});
+    if (W < 2 || W > seqcore::kSpectrogramMaxWindow)
+        throw py::value_error("window must have between 2 and " + std::to_string(seqcore::kSpectrogramMaxWindow) +
+                              " values (nfft), got " + std::to_string(W));
+    if (noverlap < 0 || noverlap >= W)
+        throw py::value_error("noverlap must lie in [0, nfft) = [0, " + std::to_string(W) + "), got " +
+                              std::to_string(noverlap));
+    if (!(scale > 0.0 && std::isfinite(scale)))
+        throw py::value_error("scale must be positive and finite, got " + std::string(py::str(py::float_(scale))));
+    return by_dtype(x, "x", [&](auto tag) -> py::array {
+        using T = decltype(tag);
+        const T* px = in<T>(x, "x", {B, L});
+        if (L < W)
+            throw py::value_error("x must have at least nfft = " + std::to_string(W) + " samples per row, got " +
+                                  std::to_string(L));
+        const index_t frames = (L - noverlap) / (W - noverlap), F = W / 2 + 1;
+        auto psd = out<T>({B, frames, F});
+        T* pp = ptr(psd);
+        const int threads = seqcore::get_num_threads();
+        {
+            py::gil_scoped_release nogil;
+            seqcore::spectrogram<T>(B, L, W, noverlap, px, pw, scale, threads, pp);
+        }
+        return std::move(psd);
+    });
+}
+
 py::dict build_info() {
     py::dict info;
     info["gemm"] = seqcore::gemm_library();
@@ -1362,6 +1397,7 @@ PYBIND11_MODULE(_core, m) {
           py::arg("left"), py::arg("right"), py::arg("dilation"));
     m.def("conv1d_backward", &conv1d_backward, py::arg("x"), py::arg("W"), py::arg("has_bias"), py::arg("stride"),
           py::arg("left"), py::arg("right"), py::arg("dilation"), py::arg("dy"));
+    m.def("spectrogram", &spectrogram, py::arg("x"), py::arg("window"), py::arg("noverlap"), py::arg("scale"));
     m.def(
         "set_num_threads",
         [](int n) {

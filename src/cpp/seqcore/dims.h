@@ -12,6 +12,7 @@
 //   M  rows a gather picks; BLEU reference segments
 //   R  elements of one row (the product of its trailing sizes)
 //   S  BLEU hypotheses (segments)   O  largest n-gram order
+//   Spectrogram: L samples of a clip, W window length (nfft), T frames, F frequency bins (W/2 + 1)
 //
 // Layout: every array is C-contiguous (row-major), batch-major for sequences:
 //   x[B,T,D], y[B,T,H].  Weights use the Keras layout, a = x W + h U + b, with the

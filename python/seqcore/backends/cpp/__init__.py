@@ -19,6 +19,7 @@ from .._types import (
     RNNCache,
     SoftmaxCrossEntropyCache,
 )
+from ..reference.spectrogram import spectrogram as _reference_spectrogram
 
 
 def _load_core():
@@ -195,6 +196,28 @@ def beam_search_step(state, log_probs, rows, step, eos, length_norm):
 
 gather_rows = _core.gather_rows
 
+#: kissfft (behind the native spectrogram) has butterflies for the factors 2 to 5 and an O(p^2) one for any other
+#: prime p: for an nfft with a prime factor above this, NumPy's FFT (the reference) is the faster by far (nfft = 1009,
+#: a prime: 15x), and for a large prime the native call would run for hours
+SPECTROGRAM_MAX_PRIME = 31
 
-# placeholder until the C++ kernel lands (issue 8 work in progress)
-from ..reference.spectrogram import spectrogram  # noqa: E402,F401
+#: kernels this backend runs through another implementation, and when (``seqcore info`` prints them)
+KERNEL_NOTES = {
+    "spectrogram": f"an nfft with a prime factor above {SPECTROGRAM_MAX_PRIME} runs on the NumPy reference "
+    "(kissfft's butterfly for such a factor p is O(p^2))"
+}
+
+
+def _largest_prime_factor(n: int) -> int:
+    largest, p = 1, 2
+    while p * p <= n:
+        while n % p == 0:
+            largest, n = p, n // p
+        p += 1 if p == 2 else 2
+    return max(largest, n)
+
+
+def spectrogram(x, window, noverlap, scale):
+    if _largest_prime_factor(window.shape[0]) > SPECTROGRAM_MAX_PRIME:
+        return _reference_spectrogram(x, window, noverlap, scale)
+    return _core.spectrogram(x, window, noverlap, scale)

@@ -39,6 +39,9 @@ from .words import glove_cooccurrence, glove_train, word2vec_sgns_train
 
 NAME = "numba"
 
+#: kernels this backend runs through another implementation, and why (``seqcore info`` prints them)
+KERNEL_NOTES = {"spectrogram": "numba backend uses the NumPy reference (no FFT in Numba)"}
+
 
 def set_num_threads(n: int) -> None:
     """Size of numba's thread pool, capped at the NUMBA_NUM_THREADS it was started with.
@@ -63,6 +66,7 @@ __all__ = [
     "batch_norm_forward",
     "bleu_stats",
     "beam_search_step",
+    "KERNEL_NOTES",
     "NAME",
     "clip_by_global_norm",
     "clip_by_value",

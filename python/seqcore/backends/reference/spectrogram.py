@@ -13,6 +13,8 @@ def spectrogram(x, window, noverlap, scale):
     hop = nfft - noverlap
     B, L = x.shape
     T = (L - noverlap) // hop
+    if B == 0:  # no clips: the frame index below would still be T*W entries, gigabytes for a long empty batch
+        return np.zeros((0, T, nfft // 2 + 1), x.dtype)
     starts = np.arange(T) * hop
     frames = x.astype(np.float64)[:, starts[:, None] + np.arange(nfft)[None, :]]  # [B,T,W]
     spec = np.fft.rfft(frames * window, axis=-1)
