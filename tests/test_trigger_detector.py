@@ -506,3 +506,18 @@ def test_the_same_network_as_pytorch(course):
     finally:
         torch.set_num_threads(threads)
     assert np.allclose(course.predict_proba(X), theirs, atol=1e-4)
+
+
+def test_init_output_bias_sets_the_prior_log_odds():
+    model = TriggerWordDetector(filters=4, units=4, seed=0)
+    Y = np.zeros((2, 100, 1), np.float32)
+    Y[:, :20] = 1.0  # a prior of 0.2
+    bias = model.init_output_bias(Y)
+    assert bias == pytest.approx(np.log(0.2 / 0.8))
+    X = np.random.default_rng(0).standard_normal((1, 60, 101)).astype(np.float32)
+    dense = model.model.get_layer("output").layer
+    dense.set_weights([np.zeros_like(dense.get_weights()[0]), dense.get_weights()[1]])
+    np.testing.assert_allclose(model.predict_proba(X), 0.2, rtol=1e-5)  # zero kernel: the prior everywhere
+    for bad in (np.zeros((0, 5)), np.array([2.0]), np.array([np.nan])):
+        with pytest.raises(ValueError, match="Y"):
+            model.init_output_bias(bad)

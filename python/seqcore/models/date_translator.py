@@ -22,7 +22,6 @@ ship with seqcore (``models/data/date_translator.safetensors``, float32, ~210 KB
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -37,7 +36,7 @@ from .. import decode, nn, optim
 from .._checks import positive_int as _positive_int
 from .._checks import string_list
 from ..datasets import dates as D
-from ..nn.saving import _read, _write
+from ._model_file import read_model_file, save_model_file, set_model_weights
 
 __all__ = ["SHIPPED", "DateTrainingHistory", "DateTranslator"]
 
@@ -377,49 +376,21 @@ class DateTranslator:
 
     def save(self, path: Any, *, dtype: Any = "float32") -> None:
         """One checksummed safetensors file (written atomically): the config and the weights."""
-        store = np.dtype(dtype)
-        if store not in (np.float16, np.float32, np.float64):
-            raise ValueError(f"save: dtype must be float16, float32 or float64, got {dtype!r}")
-        variables = self.model.weights
-        _write(
-            path,
-            {f"{k:03d}": np.asarray(v.data).astype(store) for k, v in enumerate(variables)},
-            {
-                "format": FORMAT,
-                "version": FORMAT_VERSION,
-                "config": json.dumps(self.config()),
-                "names": json.dumps([v.name for v in variables]),
-            },
+        save_model_file(
+            path, self.model, fmt=FORMAT, version=FORMAT_VERSION, config=self.config(), dtype=dtype, extra={}
         )
 
     @classmethod
     def load(cls, path: Any) -> DateTranslator:
         """A model written by ``save``.  A damaged file raises ``seqcore.CorruptFileError``; a file of
         another kind, or one made for other vocabularies or sizes, a ``ValueError``."""
-        from .._atomic import CorruptFileError  # noqa: PLC0415
-
-        tensors, metadata = _read(path)
-        if metadata.get("format") != FORMAT:
-            raise ValueError(
-                f"load: {str(path)!r} is not a seqcore DateTranslator file (format {metadata.get('format')!r})"
-            )
+        cfg, weights = read_model_file(path, fmt=FORMAT, kind="DateTranslator")
         model = cls(seed=None)
-        try:
-            cfg = json.loads(metadata["config"])
-            if not isinstance(cfg, dict):
-                raise TypeError("its config is not a JSON object")
-            names = json.loads(metadata["names"])
-            weights = [np.asarray(tensors[f"{k:03d}"], dtype=np.float32) for k in range(len(names))]
-        except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
-            raise CorruptFileError(f"load: {str(path)!r} holds a damaged DateTranslator ({exc})") from None
         expected = model.config()
         if cfg != expected:
             differ = sorted(k for k in set(cfg) | set(expected) if cfg.get(k) != expected.get(k))
             raise ValueError(f"load: {str(path)!r} was made for another configuration ({', '.join(differ)} differ)")
-        try:
-            model.model.set_weights(weights)
-        except ValueError as exc:
-            raise CorruptFileError(f"load: {str(path)!r} holds a damaged DateTranslator ({exc})") from None
+        set_model_weights(model.model, weights, path, "DateTranslator")
         return model
 
     @classmethod

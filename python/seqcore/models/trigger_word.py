@@ -37,7 +37,6 @@ trigger word can have ended yet and the GRUs are still warming up.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -49,10 +48,11 @@ from typing import Any
 import numpy as np
 
 from .. import nn, optim
+from .._atomic import CorruptFileError
 from .._checks import positive_int as _positive_int
 from ..audio.constants import CLIP_SAMPLES, N_FREQ, NFFT, NOVERLAP, REFRACTORY_STEPS, SAMPLE_RATE, TX, TY
 from ..metrics.detection import DetectionScores, event_scores, frame_scores
-from ..nn.saving import _read, _write
+from ._model_file import damaged, read_model_file, save_model_file, set_model_weights
 
 __all__ = [
     "SHIPPED",
@@ -348,6 +348,22 @@ class TriggerWordDetector:
             detections=detections,
         )
 
+    def init_output_bias(self, Y: Any) -> float:
+        """Set the output Dense's bias to the log-odds of the fraction of ones in ``Y`` and return it.
+
+        About 7% of the course's label steps are ones. From the course's zero bias (probability 0.5) Adam
+        needs hundreds of steps only to learn that prior, moving the bias by about the learning rate per
+        step; starting at the prior's log-odds skips that phase (the shipped model was trained this way)."""
+        labels = np.asarray(Y, dtype=np.float64)
+        if labels.size == 0 or not np.all(np.isfinite(labels)) or labels.min() < 0.0 or labels.max() > 1.0:
+            raise ValueError("Y must be a non-empty array of labels in [0, 1]")
+        p = float(np.clip(labels.mean(), 1e-4, 1.0 - 1e-4))
+        bias = math.log(p / (1.0 - p))
+        dense = self.model.get_layer("output").layer
+        kernel, b = dense.get_weights()
+        dense.set_weights([kernel, np.full_like(b, bias)])
+        return bias
+
     def count_params(self) -> int:
         return int(self.model.count_params())
 
@@ -431,48 +447,27 @@ class TriggerWordDetector:
     def save(self, path: Any, *, dtype: Any = "float32") -> None:
         """One checksummed safetensors file (written atomically): the config (with the word) and the
         weights, BatchNormalization's moving statistics included."""
-        store = np.dtype(dtype)
-        if store not in (np.float16, np.float32, np.float64):
-            raise ValueError(f"save: dtype must be float16, float32 or float64, got {dtype!r}")
-        variables = self.model.weights
-        _write(
+        save_model_file(
             path,
-            {f"{k:03d}": np.asarray(v.data).astype(store) for k, v in enumerate(variables)},
-            {
-                "format": FORMAT,
-                "version": FORMAT_VERSION,
-                "word": self.word,
-                "config": json.dumps(self.config()),
-                "names": json.dumps([v.name for v in variables]),
-            },
+            self.model,
+            fmt=FORMAT,
+            version=FORMAT_VERSION,
+            config=self.config(),
+            dtype=dtype,
+            extra={"word": self.word},
         )
 
     @classmethod
     def load(cls, path: Any) -> TriggerWordDetector:
         """A model written by ``save``.  A damaged file raises ``seqcore.CorruptFileError``; a file of
         another kind or version a ``ValueError``."""
-        from .._atomic import CorruptFileError  # noqa: PLC0415
-
-        tensors, metadata = _read(path)
-        if metadata.get("format") != FORMAT:
-            raise ValueError(
-                f"load: {str(path)!r} is not a seqcore TriggerWordDetector file (format {metadata.get('format')!r})"
-            )
-        if metadata.get("version") != FORMAT_VERSION:
-            raise ValueError(
-                f"load: {str(path)!r} has format version {metadata.get('version')!r}, not {FORMAT_VERSION}"
-            )
-        damaged = f"load: {str(path)!r} holds a damaged TriggerWordDetector"
+        kind = "TriggerWordDetector"
+        cfg, weights = read_model_file(path, fmt=FORMAT, kind=kind, version=FORMAT_VERSION)
         try:
-            cfg = json.loads(metadata["config"])
-            if not isinstance(cfg, dict):
-                raise TypeError("its config is not a JSON object")
-            names = json.loads(metadata["names"])
-            weights = [np.asarray(tensors[f"{k:03d}"], dtype=np.float32) for k in range(len(names))]
             word, dropout = str(cfg["word"]), float(cfg["dropout"])
             filters, units = int(cfg["filters"]), int(cfg["units"])
-        except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
-            raise CorruptFileError(f"{damaged} ({exc})") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptFileError(f"{damaged(path, kind)} ({exc})") from None
         fixed = {"kernel_size": KERNEL, "strides": STRIDE, "n_freq": N_FREQ}
         differ = sorted(k for k, v in fixed.items() if cfg.get(k) != v)
         if differ:
@@ -480,11 +475,8 @@ class TriggerWordDetector:
         try:
             model = cls(word, seed=None, dropout=dropout, filters=filters, units=units)
         except ValueError as exc:
-            raise CorruptFileError(f"{damaged} ({exc})") from None
-        try:
-            model.model.set_weights(weights)
-        except ValueError as exc:
-            raise CorruptFileError(f"{damaged} ({exc})") from None
+            raise CorruptFileError(f"{damaged(path, kind)} ({exc})") from None
+        set_model_weights(model.model, weights, path, kind)
         return model
 
     @classmethod
