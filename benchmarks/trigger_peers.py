@@ -12,7 +12,7 @@ Workloads:
   network in PyTorch (``nn.Conv1d``, ``nn.BatchNorm1d`` in eval mode with Keras's epsilon 1e-3,
   ``nn.GRU(batch_first=True)``, ``nn.Linear`` + sigmoid) under ``torch.inference_mode()``.
 - ``samples``: end to end from 441,000 samples at 44.1 kHz.  seqcore: ``probabilities`` (load_clip,
-  the spectrogram kernel, log10, the network); torch: the same spectrogram with ``Tensor.unfold``,
+  the spectrogram kernel, standardised log10, the network); torch: the same spectrogram with ``Tensor.unfold``,
   the periodic Hann window and ``torch.fft.rfft`` (scipy's one-sided PSD density, Fs = 8000), log10,
   then the network.
 
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from seqcore.audio.constants import CLIP_SAMPLES, NFFT, NOVERLAP, SAMPLE_RATE, SPEC_FS
-from seqcore.audio.features import POWER_FLOOR, features
+from seqcore.audio.features import LOG_POWER_MEAN, LOG_POWER_STD, POWER_FLOOR, features
 from seqcore.interop import layouts
 from seqcore.models import TriggerWordDetector
 
@@ -112,14 +112,15 @@ def torch_forward(peer: Any, x: Any) -> Any:
 
 
 def torch_features(samples: Any) -> Any:
-    """log10 of scipy's one-sided PSD density (Hann, nfft 200, overlap 120, Fs 8000) + the floor, [T, 101]."""
+    """Standardised log10 of scipy's one-sided PSD density (Hann, nfft 200, overlap 120, Fs 8000) + the floor,
+    [T, 101], as ``seqcore.audio.features`` computes it."""
     import torch
 
     window = torch.hann_window(NFFT, periodic=True, dtype=samples.dtype)
     frames = samples.unfold(0, NFFT, NFFT - NOVERLAP) * window  # [T, nfft]
     power = torch.fft.rfft(frames).abs().square() / (SPEC_FS * window.square().sum())
     power[:, 1:-1] *= 2.0  # one-sided: every bin but DC and (nfft even) Nyquist stands for two
-    return torch.log10(power + POWER_FLOOR)
+    return (torch.log10(power + POWER_FLOOR) - LOG_POWER_MEAN) / LOG_POWER_STD
 
 
 def torch_end_to_end(peer: Any, samples: Any) -> Any:

@@ -7,6 +7,7 @@ import pytest
 
 import seqcore
 from seqcore import audio, kernels
+from seqcore.audio import synthesis
 
 pytestmark = pytest.mark.skipif(not audio.speech_available(), reason="espeak-ng is not available")
 
@@ -255,3 +256,16 @@ def test_features_shapes_rates_and_silence():
         audio.features(np.zeros((100, 2)))
     with pytest.raises(ValueError, match="one length"):
         audio.features_batch([np.zeros(1000), np.zeros(999)])
+
+
+def test_band_limit_removes_what_a_lower_rate_cannot_hold():
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, audio.CLIP_SAMPLES).astype(np.float32)
+    y = synthesis.band_limit(x, 16000)
+    assert y.shape == x.shape and y.dtype == np.float32
+    spec = np.abs(np.fft.rfft(y.astype(np.float64))) ** 2
+    f = np.fft.rfftfreq(y.size, 1 / audio.SAMPLE_RATE)
+    assert spec[f > 9000].sum() < 1e-3 * spec[f < 7500].sum()  # the filter leaves -30 dB or less above
+    shares = [
+        synthesis.random_example(np.random.default_rng(s), audio.style_splits().train) for s in range(12)
+    ]  # about 30% of examples are band-limited; all are well-formed
+    assert all(ex.samples.shape == (audio.CLIP_SAMPLES,) and np.all(np.isfinite(ex.samples)) for ex in shares)

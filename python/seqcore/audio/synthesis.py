@@ -32,6 +32,10 @@ NEGATIVE_WORDS = (
 )  # fmt: skip
 
 RATES = (110, 130, 150, 170, 190, 210, 240, 270)  # words per minute; espeak's default is 175
+# Recordings often come at lower rates; resampled to 44.1 kHz they have nothing above half their rate, a
+# spectrum the detector never meets in full-band synthetic clips. A share of the examples is band-limited so.
+RECORDING_RATES = (8000, 11025, 16000, 22050)
+BAND_LIMITED_FRACTION = 0.3
 MAX_ACTIVATES = 4
 MAX_NEGATIVES = 2
 _PLACEMENT_TRIES = 100
@@ -193,12 +197,26 @@ def random_example(
     negative_words: Sequence[str] = NEGATIVE_WORDS,
 ) -> Example:
     """A complete random example: a background of a random kind, a pool of four spoken trigger words and three
-    negatives in random styles from ``combos``, combined by :func:`synthesize_example`."""
+    negatives in random styles from ``combos``, combined by :func:`synthesize_example`; 30% of the examples are
+    then band-limited as if recorded at 8, 11.025, 16 or 22.05 kHz (:func:`band_limit`)."""
     background = random_background(rng, trigger_word=word)
     activates = [c for c in (speak(word, combos, rng) for _ in range(MAX_ACTIVATES)) if c.size]
     picks = rng.integers(0, len(negative_words), size=3)
     negatives = [c for c in (speak(negative_words[int(i)], combos, rng) for i in picks) if c.size]
-    return synthesize_example(background, activates, negatives, rng)
+    example = synthesize_example(background, activates, negatives, rng)
+    if rng.random() < BAND_LIMITED_FRACTION:
+        example.samples = band_limit(example.samples, int(rng.choice(RECORDING_RATES)))
+    return example
+
+
+def band_limit(samples: np.ndarray, rate: int) -> np.ndarray:
+    """``samples`` (44.1 kHz) as if recorded at ``rate`` and resampled back: nothing above rate / 2 remains."""
+    from .wav import resample
+
+    out = resample(resample(samples, SAMPLE_RATE, rate), rate, SAMPLE_RATE)[: samples.shape[0]]
+    if out.shape[0] < samples.shape[0]:
+        out = np.pad(out, (0, samples.shape[0] - out.shape[0]))
+    return np.clip(out, -1.0, 1.0).astype(np.float32)
 
 
 @dataclass
@@ -296,6 +314,7 @@ def make_dataset(
 __all__ = [
     "CLIP_SECONDS",
     "Example",
+    "band_limit",
     "NEGATIVE_WORDS",
     "StyleSplits",
     "TriggerData",

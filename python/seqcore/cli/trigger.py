@@ -166,7 +166,7 @@ def _plot(
 
     plt = require_plot()
     duration = samples.shape[0] / rate
-    feats = features(load_clip(samples, rate))  # [T, 101] log10 power, 80 samples apart at 44.1 kHz
+    feats = features(load_clip(samples, rate))  # [T, 101] standardised log10 power, 80 samples apart at 44.1 kHz
     fig, axes = plt.subplots(3, 1, figsize=(10.0, 7.0), sharex=True, constrained_layout=True)
     wave, spec, prob = axes
     t = np.arange(samples.shape[0]) / rate
@@ -183,7 +183,7 @@ def _plot(
             cmap="magma",
             extent=(0.0, feats.shape[0] * hop, 0.0, SAMPLE_RATE / 2000.0),
         )
-        fig.colorbar(image, ax=spec, label="log10 power", pad=0.01)
+        fig.colorbar(image, ax=spec, label="log10 power (standardised)", pad=0.01)
     spec.set_ylabel("frequency (kHz)")
     prob.plot(times, probs, color="tab:green", linewidth=1.0, label="P(trigger word just ended)")
     prob.axhline(threshold, color="grey", linestyle="--", linewidth=0.8, label=f"threshold {threshold:g}")
