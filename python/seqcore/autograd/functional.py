@@ -141,6 +141,31 @@ def layer_norm(x: Tensor, gamma: Tensor, beta: Tensor, *, eps: float) -> Tensor:
     return make(y, (x, gamma, beta), lambda g: kernels.layer_norm_backward(cache, g))
 
 
+def attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    *,
+    mask: Any = None,
+    causal: bool = False,
+    scale: float | None = None,
+    dropout: float = 0.0,
+    seed: int | None = None,
+) -> Tensor:
+    """Fused scaled dot-product attention (``kernels.attention_forward``) as one node: q [B,h,Lq,d],
+    k [B,h,Lk,d], v [B,h,Lk,dv] -> [B,h,Lq,dv].  mask: bool, True = may attend, broadcastable to [B,h,Lq,Lk]."""
+    out, cache = kernels.attention_forward(
+        q.data, k.data, v.data, mask=mask, causal=causal, scale=scale, dropout=dropout, seed=seed
+    )
+    return make(out, (q, k, v), lambda g: kernels.attention_backward(cache, g))
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """GELU, exact ('none') or the tanh form ('tanh'), as torch defines them."""
+    y = kernels.gelu_forward(x.data, approximate=approximate)
+    return make(y, (x,), lambda g: (kernels.gelu_backward(x.data, g, approximate=approximate),))
+
+
 def dropout(x: Tensor, rate: float, *, noise_shape: Any = None) -> Tensor:
     """Inverted dropout: zero each element with probability ``rate``, scale the rest by 1/(1-rate).
 
@@ -160,10 +185,12 @@ def dropout(x: Tensor, rate: float, *, noise_shape: Any = None) -> Tensor:
 
 __all__ = [
     "as_tensor",
+    "attention",
     "batch_norm",
     "conv1d",
     "dropout",
     "embedding",
+    "gelu",
     "gru",
     "layer_norm",
     "linear",

@@ -20,9 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from .. import _config
 from .._backend import active
 from ..backends._types import LOG_PROB_SLACK as LOG_PROB_SLACK  # re-exported for seqcore.decode
 from ..backends._types import (
+    AttentionCache,
     BatchNormCache,
     BeamState,
     Conv1DCache,
@@ -52,6 +54,7 @@ from ._validate import (
 )
 
 __all__ = [
+    "AttentionCache",
     "BatchNormCache",
     "BeamState",
     "Conv1DCache",
@@ -62,6 +65,8 @@ __all__ = [
     "SoftmaxCrossEntropyCache",
     "adagrad_update",
     "adam_update",
+    "attention_backward",
+    "attention_forward",
     "batch_norm_backward",
     "batch_norm_forward",
     "bleu_stats",
@@ -73,6 +78,8 @@ __all__ = [
     "embedding_backward",
     "embedding_forward",
     "gather_rows",
+    "gelu_backward",
+    "gelu_forward",
     "glove_cooccurrence",
     "glove_train",
     "gru_backward",
@@ -1244,3 +1251,125 @@ def spectrogram(x: Any, nfft: int = 200, noverlap: int = 120, fs: float = 8000.0
         raise ValueError(f"fs * sum(window**2) must be positive and finite with a finite inverse, got {fs} * {power}")
     out = active().spectrogram(x.reshape(-1, L), w, noverlap, scale)
     return out[0] if x.ndim == 1 else out
+
+
+# ---------------------------------------------------------------- attention (fused scaled dot-product) and GELU
+
+
+def _attention_mask(mask: Any, full: tuple[int, int, int, int]) -> Array | None:
+    """The mask as a C-contiguous bool [mb,mh,mq,mk] array, each dim 1 or the full size (never broadcast out)."""
+    if mask is None:
+        return None
+    arr = np.asarray(mask)
+    if arr.dtype != np.bool_:
+        if arr.dtype.kind not in "iuf":
+            raise TypeError(f"mask must be a boolean array (True = may attend), got dtype {arr.dtype}")
+        if not np.isin(arr, (0, 1)).all():
+            raise ValueError("mask must be boolean (True = may attend) or hold only 0 and 1")
+        arr = arr != 0
+    letters = "[B,h,Lq,Lk]"
+    if arr.ndim > 4 or arr.ndim == 0:
+        raise ValueError(f"mask of shape {arr.shape} does not broadcast to {letters} = {full}")
+    shape = (1,) * (4 - arr.ndim) + arr.shape
+    if any(m not in (1, n) for m, n in zip(shape, full)):
+        raise ValueError(f"mask of shape {arr.shape} does not broadcast to {letters} = {full}")
+    return native(arr.reshape(shape))
+
+
+def _attention_seed(dropout: float, seed: Any) -> int:
+    if dropout == 0.0:
+        return 0
+    if seed is None:
+        return int(_config.rng().integers(0, 2**63))
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**64:
+        raise ValueError(f"seed must be an int in [0, 2**64), got {seed!r}")
+    return int(seed)
+
+
+def attention_forward(
+    q: Any,
+    k: Any,
+    v: Any,
+    *,
+    mask: Any = None,
+    causal: bool = False,
+    scale: float | None = None,
+    dropout: float = 0.0,
+    seed: int | None = None,
+) -> tuple[Array, AttentionCache]:
+    """Fused scaled dot-product attention: softmax(q k^T * scale, masked) v, FlashAttention-style.
+
+    q: [B,h,Lq,d]; k: [B,h,Lk,d]; v: [B,h,Lk,dv] (one float dtype).  mask: boolean, True = may attend,
+    broadcastable to [B,h,Lq,Lk] with every dim 1 or full (0/1 numbers are accepted).  causal: query i sees
+    keys j <= i (top-left aligned, as torch's is_causal), combined with mask.  scale: 1/sqrt(d) by default.
+    dropout: probability of dropping each attention weight (the rest scaled by 1/(1-dropout)); its keep mask
+    is a hash of ``seed`` and the element's index (seqcore's generator draws a seed when None), so the backward
+    regenerates it.  A query row with no key it may attend gives zeros (not NaN).
+    Returns (out [B,h,Lq,dv], cache); cache.lse [B,h,Lq] is the log-sum-exp of each row's scores.
+    """
+    q = as_float_array("q", q, ndim=4)
+    k = as_float_array("k", k, q.dtype, ndim=4)
+    v = as_float_array("v", v, q.dtype, ndim=4)
+    B, h, Lq, d = q.shape
+    if k.shape[:2] != (B, h) or k.shape[3] != d:
+        raise ValueError(f"k must have shape [B,h,Lk,d] = ({B}, {h}, Lk, {d}) to match q {q.shape}, got {k.shape}")
+    Lk = k.shape[2]
+    if v.shape[:3] != (B, h, Lk):
+        raise ValueError(f"v must have shape [B,h,Lk,dv] = ({B}, {h}, {Lk}, dv) to match k {k.shape}, got {v.shape}")
+    if d == 0 or v.shape[3] == 0 or Lk == 0:
+        raise ValueError(f"attention needs d, dv and Lk >= 1, got q {q.shape}, k {k.shape}, v {v.shape}")
+    mask = _attention_mask(mask, (B, h, Lq, Lk))
+    causal = as_flag("causal", causal)
+    scale = 1.0 / math.sqrt(d) if scale is None else as_real("scale", scale)
+    if not math.isfinite(scale):
+        raise ValueError(f"scale must be finite, got {scale}")
+    dropout = as_real("dropout", dropout, 0.0, 1.0, open_high=True)
+    seed = _attention_seed(dropout, seed)
+    out, lse = active().attention_forward(q, k, v, mask, causal, scale, dropout, seed)
+    return out, AttentionCache(q, k, v, out, lse, mask, causal, scale, dropout, seed)
+
+
+def attention_backward(cache: AttentionCache, dout: Any) -> tuple[Array, Array, Array]:
+    """Gradients of ``attention_forward``: dout [B,h,Lq,dv] -> (dq, dk, dv), recomputed tile by tile from the cache."""
+    _check_cache(cache, AttentionCache, "attention_forward")
+    q = as_float_array("cache.q", cache.q, ndim=4)
+    dt = q.dtype
+    k = as_float_array("cache.k", cache.k, dt, ndim=4)
+    v = as_float_array("cache.v", cache.v, dt, ndim=4)
+    B, h, Lq, _ = q.shape
+    Lk, dv = v.shape[2], v.shape[3]
+    out = as_float_array("cache.out", cache.out, dt)
+    check_shape("cache.out", out, (B, h, Lq, dv), "[B,h,Lq,dv]")
+    lse = as_float_array("cache.lse", cache.lse, dt)
+    check_shape("cache.lse", lse, (B, h, Lq), "[B,h,Lq]")
+    if k.shape != (B, h, Lk, q.shape[3]):
+        raise ValueError(f"cache.k must have shape {(B, h, Lk, q.shape[3])}, got {k.shape}")
+    mask = _attention_mask(cache.mask, (B, h, Lq, Lk))
+    dout = as_float_array("dout", dout, dt)
+    check_shape("dout", dout, (B, h, Lq, dv), "[B,h,Lq,dv]")
+    dropout = as_real("cache.dropout", cache.dropout, 0.0, 1.0, open_high=True)
+    seed = _attention_seed(dropout, cache.seed) if dropout else 0
+    scale = as_real("cache.scale", cache.scale)
+    causal = as_flag("cache.causal", cache.causal)
+    return active().attention_backward(q, k, v, out, lse, mask, causal, scale, dropout, seed, dout)
+
+
+def _gelu_mode(approximate: Any) -> bool:
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"approximate must be 'none' (exact, erf) or 'tanh', got {approximate!r}")
+    return approximate == "tanh"
+
+
+def gelu_forward(x: Any, *, approximate: str = "none") -> Array:
+    """GELU: x * Phi(x) ('none', with erf) or its tanh form ('tanh'), torch's definitions.  x: any shape."""
+    tanh_form = _gelu_mode(approximate)
+    return active().gelu_forward(as_float_array("x", x), tanh_form)
+
+
+def gelu_backward(x: Any, dy: Any, *, approximate: str = "none") -> Array:
+    """Gradient of ``gelu_forward`` (the forward's input is its cache): dy shaped like x -> dx."""
+    tanh_form = _gelu_mode(approximate)
+    x = as_float_array("x", x)
+    dy = as_float_array("dy", dy, x.dtype)
+    check_shape("dy", dy, x.shape, "x.shape")
+    return active().gelu_backward(x, dy, tanh_form)

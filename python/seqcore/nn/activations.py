@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..autograd import Tensor
+from ..autograd import functional as F
 from ..autograd import tensor as ops
 
 
@@ -46,6 +47,16 @@ def swish(x: Tensor) -> Tensor:
     return x * ops.sigmoid(x)
 
 
+def gelu(x: Tensor, approximate: bool = False) -> Tensor:
+    """Keras' gelu: x * Phi(x) with erf, or its tanh approximation when ``approximate``."""
+    return F.gelu(x, "tanh" if approximate else "none")
+
+
+def gelu_tanh(x: Tensor) -> Tensor:
+    """The tanh approximation of GELU (BERT's and GPT-2's)."""
+    return F.gelu(x, "tanh")
+
+
 def hard_sigmoid(x: Tensor) -> Tensor:
     """Keras 3's piecewise-linear sigmoid: clip(x / 6 + 0.5, 0, 1)."""
     return ops.clip(x * (1.0 / 6.0) + 0.5, 0.0, 1.0)
@@ -63,6 +74,8 @@ _BY_NAME: dict[str, Callable[[Tensor], Tensor]] = {
     "swish": swish,
     "silu": swish,
     "hard_sigmoid": hard_sigmoid,
+    "gelu": gelu,
+    "gelu_tanh": gelu_tanh,
 }
 
 

@@ -7,6 +7,8 @@ back to the reference backend.  The compiled kernels are cached on disk
 
 import numba  # first: without numba this module must fail to import
 
+# TEMPORARY (issue 9 in progress): attention and GELU on the reference until the numba kernels land
+from ..reference.attention import attention_backward, attention_forward, gelu_backward, gelu_forward
 from ..reference.spectrogram import spectrogram  # Numba has no FFT: the NumPy reference (seqcore info says so)
 from .beam import beam_search_step, gather_rows
 from .bleu import bleu_stats
@@ -62,6 +64,8 @@ def get_num_threads() -> int:
 __all__ = [
     "adagrad_update",
     "adam_update",
+    "attention_backward",
+    "attention_forward",
     "batch_norm_backward",
     "batch_norm_forward",
     "bleu_stats",
@@ -75,6 +79,8 @@ __all__ = [
     "embedding_backward",
     "embedding_forward",
     "gather_rows",
+    "gelu_backward",
+    "gelu_forward",
     "get_num_threads",
     "glove_cooccurrence",
     "glove_train",

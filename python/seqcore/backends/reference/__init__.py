@@ -1,5 +1,6 @@
 """The reference backend: readable NumPy, the ground truth in tests."""
 
+from .attention import attention_backward, attention_forward, gelu_backward, gelu_forward
 from .beam import beam_search_step, gather_rows
 from .bleu import bleu_stats
 from .clip import clip_by_global_norm, clip_by_value
@@ -35,6 +36,8 @@ NAME = "reference"
 __all__ = [
     "adagrad_update",
     "adam_update",
+    "attention_backward",
+    "attention_forward",
     "batch_norm_backward",
     "batch_norm_forward",
     "bleu_stats",
@@ -46,6 +49,8 @@ __all__ = [
     "embedding_backward",
     "embedding_forward",
     "gather_rows",
+    "gelu_backward",
+    "gelu_forward",
     "glove_cooccurrence",
     "glove_train",
     "gru_backward",
