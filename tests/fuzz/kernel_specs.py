@@ -377,6 +377,69 @@ def _spectrogram_huge(draw, fill: Fill) -> Args:
     return _spectrogram(draw, fill, (0, draw(st.sampled_from(HUGE))))
 
 
+# ---------------------------------------------------------------- attention and GELU
+#
+# q, k, v and dout are drawn clean (normal numbers, maybe large enough to saturate the softmax) whatever the
+# value class: a fused kernel skips the tiles above the causal diagonal and never forms the [Lq, Lk] products
+# of masked pairs, so a NaN or Inf in v or dout reaches fewer outputs there than through the reference's full
+# matrix products (0 * NaN); test_kernels_attention.py checks how NaN propagates.  No dropout either: with a
+# dropout the call needs its seed, and a mutation that drops the seed (None: seqcore's generator draws one)
+# would give each backend another keep mask; test_kernels_attention.py covers dropout on every backend.
+
+
+def _attention_mask(draw, full: tuple[int, int, int, int]) -> Any:
+    """None, or a mask broadcastable to full: each dim 1 or full, maybe fewer dims, bool or 0/1 numbers."""
+    if not draw(st.integers(0, 2)):
+        return None
+    shape = tuple(n if draw(st.booleans()) else 1 for n in full)
+    shape = shape[draw(st.integers(0, 3)) :]  # left-padded with ones by the kernel
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    mask = rng.random(shape) < draw(st.sampled_from([0.0, 0.5, 0.8, 1.0]))
+    return mask.astype(draw(st.sampled_from([np.bool_, np.bool_, np.int64, np.float32])))
+
+
+def _attention(draw, fill: Fill, dims: tuple[int, ...] | None = None, causal: bool | None = None) -> Args:
+    B, h, Lq, Lk, d, dv = dims or (
+        draw(sizes),
+        draw(sizes),
+        draw(sizes),
+        draw(positive_sizes),
+        draw(positive_sizes),
+        draw(positive_sizes),
+    )
+    clean = Fill(fill.draw, fill.dt, "clean")
+    spread = draw(st.sampled_from([1.0, 1.0, 4.0]))
+    args: Args = {"q": clean((B, h, Lq, d), spread), "k": clean((B, h, Lk, d), spread), "v": clean((B, h, Lk, dv))}
+    if dims is None:
+        args["mask"] = _attention_mask(draw, (B, h, Lq, Lk))
+    args["causal"] = draw(st.booleans()) if causal is None else causal
+    args["scale"] = draw(st.sampled_from([None, None, 0.0, 0.3, -1.0, 10.0]))
+    return args
+
+
+def _attention_huge(draw, fill: Fill) -> Args:
+    # no (batch row, head) pair or no query next to a size past 2**31: a loop over them must not start
+    big = draw(st.sampled_from(HUGE))
+    dims = draw(
+        st.sampled_from([(0, big, 2, 3, 2, 1), (big, 0, 1, 2, 3, 2), (0, 1, big, 2, 1, 1), (0, 1, 2, big, 1, 1)])
+    )
+    # (not causal with a huge Lq or Lk: the reference builds its [Lq, Lk] causal pattern even for no batch row)
+    return _attention(draw, fill, dims, None if max(dims[2:4]) < 8 else False)
+
+
+def _attention_upstream(draw, fill: Fill, out: tuple) -> Args:
+    return {"dout": Fill(fill.draw, fill.dt, "clean")(out[0].shape)}
+
+
+def _gelu(draw, fill: Fill, shape: tuple[int, ...] | None = None, backward: bool = False) -> Args:
+    shape = shape if shape is not None else _shape(draw, 0)
+    args: Args = {"x": fill(shape, draw(st.sampled_from([1.0, 5.0, 1e3])))}
+    if backward:
+        args["dy"] = fill(shape)
+    args["approximate"] = draw(st.sampled_from(["none", "tanh"]))
+    return args
+
+
 # ---------------------------------------------------------------- BLEU statistics
 
 #: bytes the tokenizer treats specially (spaces, points, digits, hyphens, entity characters, pieces of multi-byte
@@ -608,6 +671,18 @@ FORWARD_SPECS.update(
 )
 for _name in ("sgd_update", "adam_update", "rmsprop_update", "adagrad_update"):
     FORWARD_SPECS[_name] = _optimizer(_name)
+FORWARD_SPECS.update(
+    attention_forward=Spec(
+        "attention_forward", _attention, gemm=True, huge=_attention_huge, scalars=("causal", "scale")
+    ),
+    gelu_forward=Spec("gelu_forward", _gelu, huge=lambda d, f: _gelu(d, f, _huge_rows(d)), scalars=("approximate",)),
+    gelu_backward=Spec(
+        "gelu_backward",
+        lambda d, f: _gelu(d, f, backward=True),
+        huge=lambda d, f: _gelu(d, f, _huge_rows(d), backward=True),
+        scalars=("approximate",),
+    ),
+)
 
 
 def _ce_upstream(draw, fill: Fill, out: tuple) -> Args:
@@ -636,5 +711,8 @@ BACKWARD_SPECS.update(
     ),
     conv1d_backward=Spec(
         "conv1d_backward", lambda d, f: {}, gemm=True, forward="conv1d_forward", upstream=_conv_upstream
+    ),
+    attention_backward=Spec(
+        "attention_backward", lambda d, f: {}, gemm=True, forward="attention_forward", upstream=_attention_upstream
     ),
 )

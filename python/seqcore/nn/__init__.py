@@ -8,6 +8,14 @@ history = model.fit(x, y, batch_size=32, epochs=3)
 from __future__ import annotations
 
 from . import activations, callbacks, initializers
+from .attention import (
+    AttentionScores,
+    AttentionWeights,
+    MultiHeadAttention,
+    create_look_ahead_mask,
+    create_padding_mask,
+    positional_encoding,
+)
 from .conv import Conv1D, GlobalAveragePooling1D, GlobalMaxPooling1D
 from .core import (
     Activation,
@@ -30,6 +38,7 @@ from .normalization import BatchNormalization, LayerNormalization
 from .recurrent import GRU, LSTM, RNN, Bidirectional, SimpleRNN
 from .saving import load_model
 from .serialization import register_layer
+from .transformer import Decoder, DecoderLayer, Encoder, EncoderLayer, Transformer
 
 __all__ = [
     "GRU",
@@ -37,18 +46,24 @@ __all__ = [
     "RNN",
     "Activation",
     "Add",
+    "AttentionScores",
+    "AttentionWeights",
     "Average",
     "BatchNormalization",
     "Bidirectional",
     "Concatenate",
     "Conv1D",
+    "Decoder",
+    "DecoderLayer",
     "Dense",
     "Dot",
     "Dropout",
     "Embedding",
+    "Encoder",
+    "EncoderLayer",
     "Flatten",
-    "GlobalAveragePooling1D",
     "GetItem",
+    "GlobalAveragePooling1D",
     "GlobalMaxPooling1D",
     "Input",
     "InputLayer",
@@ -59,6 +74,7 @@ __all__ = [
     "Maximum",
     "Minimum",
     "Model",
+    "MultiHeadAttention",
     "Multiply",
     "Permute",
     "RepeatVector",
@@ -68,10 +84,14 @@ __all__ = [
     "Softmax",
     "Subtract",
     "TimeDistributed",
+    "Transformer",
     "activations",
     "callbacks",
     "clear_session",
+    "create_look_ahead_mask",
+    "create_padding_mask",
     "initializers",
     "load_model",
+    "positional_encoding",
     "register_layer",
 ]

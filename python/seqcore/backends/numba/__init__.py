@@ -7,9 +7,8 @@ back to the reference backend.  The compiled kernels are cached on disk
 
 import numba  # first: without numba this module must fail to import
 
-# TEMPORARY (issue 9 in progress): attention and GELU on the reference until the numba kernels land
-from ..reference.attention import attention_backward, attention_forward, gelu_backward, gelu_forward
 from ..reference.spectrogram import spectrogram  # Numba has no FFT: the NumPy reference (seqcore info says so)
+from .attention import attention_backward, attention_forward, gelu_backward, gelu_forward
 from .beam import beam_search_step, gather_rows
 from .bleu import bleu_stats
 from .clip import clip_by_global_norm, clip_by_value

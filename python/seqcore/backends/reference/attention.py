@@ -94,7 +94,7 @@ def gelu_forward(x, approximate):
         y = 0.5 * z * (1.0 + np.tanh(_SQRT_2_OVER_PI * (z + _GELU_CUBIC * z**3)))
     else:
         y = 0.5 * z * (1.0 + erf(z / math.sqrt(2.0)))
-    return y.astype(x.dtype)
+    return np.asarray(y, dtype=x.dtype)  # a 0-d input stays a 0-d array, not a NumPy scalar
 
 
 def gelu_backward(x, dy, approximate):
@@ -104,4 +104,4 @@ def gelu_backward(x, dy, approximate):
         d = 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_CUBIC * z * z)
     else:
         d = 0.5 * (1.0 + erf(z / math.sqrt(2.0))) + z * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
-    return (dy.astype(np.float64) * d).astype(x.dtype)
+    return np.asarray(dy.astype(np.float64) * d, dtype=x.dtype)
