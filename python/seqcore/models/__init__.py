@@ -5,6 +5,8 @@
 - ``MusicLSTM``: the course's jazz-solo LSTM (one LSTM cell unrolled over a window) and its sampler.
 - ``DateTranslator``: the course's attention model translating human-readable dates to ISO dates.
 - ``TriggerWordDetector``: the course's Conv1D + GRU trigger-word detector over spectrogram frames.
+- ``DateTransformer``: the course's encoder-decoder Transformer on the same date-translation task.
+- ``TransformerCharLM``: a causal (GPT-style) Transformer character model, ``CharLM``'s data and loss.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from .charlm import CharLM, TrainingHistory
 from .date_translator import DateTrainingHistory, DateTranslator
 from .emojifier import EmojifierV1, EmojifierV2, load_emojifier
 from .music_lstm import MusicLSTM
+from .transformer_charlm import TransformerCharLM
+from .transformer_dates import DateTransformer
 from .trigger_word import TriggerEvaluation, TriggerWordDetector
 
 __all__ = [
@@ -24,6 +28,8 @@ __all__ = [
     "load_emojifier",
     "DateTrainingHistory",
     "DateTranslator",
+    "DateTransformer",
+    "TransformerCharLM",
     "TriggerEvaluation",
     "TriggerWordDetector",
 ]
