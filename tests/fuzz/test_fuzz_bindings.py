@@ -307,6 +307,39 @@ def _spectrogram(draw, fill: Fill) -> Call:
     return [x, window, draw(st.integers(0, W - 1)), draw(st.sampled_from([1.0 / W, 1e-4]))], [IN, IN, INT, FLOAT]
 
 
+def _attention(backward: bool):
+    def build(draw, fill: Fill) -> Call:
+        B, h, Lq, Lk, d, dv = (draw(sizes) for _ in range(6))
+        q, k, v = fill((B, h, Lq, d)), fill((B, h, Lk, d)), fill((B, h, Lk, dv))
+        mask = None
+        if draw(st.booleans()):  # each dimension 1 (broadcast) or full
+            shape = tuple(draw(st.sampled_from([1, n])) for n in (B, h, Lq, Lk))
+            mask = int_array(draw, shape, 0, 1).astype(bool)
+        causal, scale = draw(st.booleans()), draw(st.sampled_from([1.0, 0.125, -0.5]))
+        dropout, seed = draw(st.sampled_from([0.0, 0.0, 0.5])), draw(st.integers(0, 2**64 - 1))
+        fwd = [q, k, v, mask, causal, scale, dropout, seed]
+        kinds = [IN, IN, IN, OPT_IN, BOOL, FLOAT, FLOAT, INT]
+        if not backward:
+            return fwd, kinds
+        out, lse = _core.attention_forward(*fwd)
+        return [q, k, v, out, lse, mask, causal, scale, dropout, seed, fill(out.shape)], (
+            [IN] * 5 + [OPT_IN, BOOL, FLOAT, FLOAT, INT, IN]
+        )
+
+    return build
+
+
+def _gelu(backward: bool):
+    def build(draw, fill: Fill) -> Call:
+        shape = tuple(draw(sizes) for _ in range(draw(st.integers(0, 3))))
+        x = fill(shape)
+        if backward:
+            return [x, fill(shape), draw(st.booleans())], [IN, IN, BOOL]
+        return [x, draw(st.booleans())], [IN, BOOL]
+
+    return build
+
+
 def _after_set_threads(draw) -> Call:
     """No arguments to fuzz: vary the thread count set before the call instead (the test restores it)."""
     _core.set_num_threads(draw(st.integers(1, 2**31 - 1)))
@@ -343,6 +376,10 @@ CORE.update(
     conv1d_forward=_conv(False),
     conv1d_backward=_conv(True),
     spectrogram=_spectrogram,
+    attention_forward=_attention(False),
+    attention_backward=_attention(True),
+    gelu_forward=_gelu(False),
+    gelu_backward=_gelu(True),
     set_num_threads=lambda draw, fill: ([draw(st.integers(1, 4))], [INT]),
     get_num_threads=lambda draw, fill: _after_set_threads(draw),
     build_info=lambda draw, fill: _after_set_threads(draw),

@@ -17,10 +17,12 @@
 
 #include <Eigen/Core>
 
+#include "seqcore/attention.h"
 #include "seqcore/bleu.h"
 #include "seqcore/beam.h"
 #include "seqcore/conv.h"
 #include "seqcore/embedding.h"
+#include "seqcore/gelu.h"
 #include "seqcore/gemm.h"
 #include "seqcore/norm.h"
 #include "seqcore/optim.h"
@@ -1231,6 +1233,167 @@ py::tuple conv1d_backward(const py::array& x, const py::array& W, bool has_bias,
     });
 }
 
+// ---------------------------------------------------------------- attention
+
+struct AttentionDims {
+    index_t B, h, Lq, Lk, Dh, Dv;
+};
+
+// q [B,h,Lq,Dh], k [B,h,Lk,Dh], v [B,h,Lk,Dv]: the sizes, read from q, k's length and v's width (the shapes
+// themselves are checked by `in`).
+AttentionDims attention_dims(const py::array& q, const py::array& k, const py::array& v) {
+    require_ndim(q, "q", 4);
+    require_ndim(k, "k", 4);
+    require_ndim(v, "v", 4);
+    const AttentionDims d{q.shape(0), q.shape(1), q.shape(2), k.shape(2), q.shape(3), v.shape(3)};
+    // The kernel numbers the (b, hh, i, j) pairs in an int64 (the dropout hash's index).
+    checked_mul(checked_mul(checked_mul(d.B, d.h, "B*h"), d.Lq, "B*h*Lq"), d.Lk, "B*h*Lq*Lk");
+    return d;
+}
+
+struct AttentionMaskArg {
+    const std::uint8_t* data = nullptr;
+    index_t strides[4] = {0, 0, 0, 0};
+};
+
+// mask: None or a C-contiguous bool array [mb,mh,mq,mk], each dimension 1 (broadcast) or the full size.
+AttentionMaskArg attention_mask(const py::object& mask, const AttentionDims& d) {
+    AttentionMaskArg r;
+    if (mask.is_none()) return r;
+    const py::array m = ndarray(mask, "mask", "a NumPy bool array or None");
+    if (!has_dtype<bool>(m))
+        throw py::type_error("mask must have dtype bool, got " + std::string(py::str(m.dtype())));
+    const std::vector<index_t> full{d.B, d.h, d.Lq, d.Lk};
+    if (m.ndim() != 4)
+        throw py::value_error("mask must have 4 dimensions, each 1 or the size of (B, h, Lq, Lk) = " +
+                              shape_str(full) + ", got shape " + shape_str(shape_of(m)));
+    std::vector<index_t> shape = shape_of(m);
+    for (int a = 0; a < 4; ++a)
+        if (shape[a] != 1 && shape[a] != full[a])
+            throw py::value_error("mask must have each dimension 1 or the size of (B, h, Lq, Lk) = " +
+                                  shape_str(full) + ", got shape " + shape_str(shape));
+    r.data = reinterpret_cast<const std::uint8_t*>(in<bool>(m, "mask", shape));
+    index_t step = 1;
+    for (int a = 3; a >= 0; --a) {
+        r.strides[a] = shape[a] == 1 ? 0 : step;
+        step *= shape[a];
+    }
+    return r;
+}
+
+std::uint64_t seed_arg(const py::object& seed) {
+    PyObject* index = PyNumber_Index(seed.ptr());
+    if (!index) {
+        PyErr_Clear();
+        throw py::type_error("seed must be an int, got " + std::string(py::str(py::type::of(seed).attr("__name__"))));
+    }
+    const unsigned long long s = PyLong_AsUnsignedLongLong(index);
+    Py_DECREF(index);
+    if (s == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
+        PyErr_Clear();
+        throw py::value_error("seed must lie in [0, 2**64), got " + std::string(py::str(seed)));
+    }
+    return s;
+}
+
+void attention_scalars(double scale, double dropout) {
+    if (!std::isfinite(scale))
+        throw py::value_error("scale must be finite, got " + std::string(py::str(py::float_(scale))));
+    if (!(dropout >= 0.0 && dropout < 1.0))
+        throw py::value_error("dropout must lie in [0, 1), got " + std::string(py::str(py::float_(dropout))));
+}
+
+py::tuple attention_forward(const py::array& q, const py::array& k, const py::array& v, const py::object& mask,
+                            bool causal, double scale, double dropout, const py::object& seed) {
+    const AttentionDims d = attention_dims(q, k, v);
+    attention_scalars(scale, dropout);
+    const std::uint64_t s = seed_arg(seed);
+    const AttentionMaskArg m = attention_mask(mask, d);
+    return by_dtype(q, "q", [&](auto tag) -> py::tuple {
+        using T = decltype(tag);
+        const T* pq = in<T>(q, "q", {d.B, d.h, d.Lq, d.Dh});
+        const T* pk = in<T>(k, "k", {d.B, d.h, d.Lk, d.Dh});
+        const T* pv = in<T>(v, "v", {d.B, d.h, d.Lk, d.Dv});
+        auto o = out<T>({d.B, d.h, d.Lq, d.Dv});
+        auto lse = out<T>({d.B, d.h, d.Lq});
+        T* po = ptr(o);
+        T* pl = ptr(lse);
+        const int threads = seqcore::get_num_threads();
+        {
+            py::gil_scoped_release nogil;
+            seqcore::attention_forward<T>(d.B, d.h, d.Lq, d.Lk, d.Dh, d.Dv, pq, pk, pv, m.data, m.strides, causal,
+                                          scale, dropout, s, threads, po, pl);
+        }
+        return py::make_tuple(o, lse);
+    });
+}
+
+py::tuple attention_backward(const py::array& q, const py::array& k, const py::array& v, const py::array& o,
+                             const py::array& lse, const py::object& mask, bool causal, double scale, double dropout,
+                             const py::object& seed, const py::array& dout) {
+    const AttentionDims d = attention_dims(q, k, v);
+    attention_scalars(scale, dropout);
+    const std::uint64_t s = seed_arg(seed);
+    const AttentionMaskArg m = attention_mask(mask, d);
+    return by_dtype(q, "q", [&](auto tag) -> py::tuple {
+        using T = decltype(tag);
+        const T* pq = in<T>(q, "q", {d.B, d.h, d.Lq, d.Dh});
+        const T* pk = in<T>(k, "k", {d.B, d.h, d.Lk, d.Dh});
+        const T* pv = in<T>(v, "v", {d.B, d.h, d.Lk, d.Dv});
+        const T* po = in<T>(o, "out", {d.B, d.h, d.Lq, d.Dv});
+        const T* pl = in<T>(lse, "lse", {d.B, d.h, d.Lq});
+        const T* pg = in<T>(dout, "dout", {d.B, d.h, d.Lq, d.Dv});
+        auto dq = out<T>({d.B, d.h, d.Lq, d.Dh});
+        auto dk = out<T>({d.B, d.h, d.Lk, d.Dh});
+        auto dv = out<T>({d.B, d.h, d.Lk, d.Dv});
+        T* pdq = ptr(dq);
+        T* pdk = ptr(dk);
+        T* pdv = ptr(dv);
+        const int threads = seqcore::get_num_threads();
+        {
+            py::gil_scoped_release nogil;
+            seqcore::attention_backward<T>(d.B, d.h, d.Lq, d.Lk, d.Dh, d.Dv, pq, pk, pv, po, pl, pg, m.data,
+                                           m.strides, causal, scale, dropout, s, threads, pdq, pdk, pdv);
+        }
+        return py::make_tuple(dq, dk, dv);
+    });
+}
+
+// ---------------------------------------------------------------- GELU
+
+py::array gelu_forward(const py::array& x, bool approximate) {
+    return by_dtype(x, "x", [&](auto tag) -> py::array {
+        using T = decltype(tag);
+        const auto shape = shape_of(x);
+        const T* px = in<T>(x, "x", shape);
+        auto y = out<T>(shape);
+        T* py_ = ptr(y);
+        const index_t n = x.size();
+        {
+            py::gil_scoped_release nogil;
+            seqcore::gelu_forward<T>(n, px, approximate, py_);
+        }
+        return std::move(y);
+    });
+}
+
+py::array gelu_backward(const py::array& x, const py::array& dy, bool approximate) {
+    return by_dtype(x, "x", [&](auto tag) -> py::array {
+        using T = decltype(tag);
+        const auto shape = shape_of(x);
+        const T* px = in<T>(x, "x", shape);
+        const T* pg = in<T>(dy, "dy", shape);
+        auto dx = out<T>(shape);
+        T* pd = ptr(dx);
+        const index_t n = x.size();
+        {
+            py::gil_scoped_release nogil;
+            seqcore::gelu_backward<T>(n, px, pg, approximate, pd);
+        }
+        return std::move(dx);
+    });
+}
+
 // ---------------------------------------------------------------- spectrogram
 
 // x: [B,L] float32/float64 clips; window: [W] float64; returns the PSD [B,T,F] in x's dtype.
@@ -1397,6 +1560,13 @@ PYBIND11_MODULE(_core, m) {
           py::arg("left"), py::arg("right"), py::arg("dilation"));
     m.def("conv1d_backward", &conv1d_backward, py::arg("x"), py::arg("W"), py::arg("has_bias"), py::arg("stride"),
           py::arg("left"), py::arg("right"), py::arg("dilation"), py::arg("dy"));
+    m.def("attention_forward", &attention_forward, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("mask").none(true),
+          py::arg("causal"), py::arg("scale"), py::arg("dropout"), py::arg("seed"));
+    m.def("attention_backward", &attention_backward, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("out"),
+          py::arg("lse"), py::arg("mask").none(true), py::arg("causal"), py::arg("scale"), py::arg("dropout"),
+          py::arg("seed"), py::arg("dout"));
+    m.def("gelu_forward", &gelu_forward, py::arg("x"), py::arg("approximate"));
+    m.def("gelu_backward", &gelu_backward, py::arg("x"), py::arg("dy"), py::arg("approximate"));
     m.def("spectrogram", &spectrogram, py::arg("x"), py::arg("window"), py::arg("noverlap"), py::arg("scale"));
     m.def(
         "set_num_threads",

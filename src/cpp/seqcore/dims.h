@@ -12,6 +12,7 @@
 //   M  rows a gather picks; BLEU reference segments
 //   R  elements of one row (the product of its trailing sizes)
 //   S  BLEU hypotheses (segments)   O  largest n-gram order
+//   Attention: h heads, Lq queries and Lk keys of a head, Dh query/key width, Dv value width (B batch as ever)
 //   Spectrogram: L samples of a clip, W window length (nfft), T frames, F frequency bins (W/2 + 1)
 //
 // Layout: every array is C-contiguous (row-major), batch-major for sequences:

@@ -17,6 +17,16 @@ template <typename T>
 void gemm(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, const T* A, index_t lda, const T* B,
           index_t ldb, bool accumulate, T* C, index_t ldc, bool per_step = false);
 
+// C[M,N] = beta C + alpha op(A) op(B) on the calling thread only, whatever the size and the thread settings
+// (beta is 0 or 1, `accumulate`; other arguments as for gemm).  For kernels that run their own workers
+// (attention's tiles): there a product must not start a team of its own, neither OpenBLAS's (its threads would
+// nest in ours) nor Eigen's OpenMP one.  With SIMD and K <= 512 a small register-blocked kernel that reads
+// A and B in place (no packing, docs/gemm.md); otherwise Eigen's product kernel, whose packing buffers go to
+// the heap past 128 KiB: it may throw std::bad_alloc, so workers catch it and the calling thread rethrows.
+template <typename T>
+void gemm_serial(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
+                 const T* B, index_t ldb, bool accumulate, T* C, index_t ldc);
+
 // Whether a product of this shape repeated at every step (per_step) runs on the GEMM
 // library's threads, which are then awake right after such a time loop: the one-off
 // products that follow may use them from the per-step size on.

@@ -224,3 +224,19 @@ def spectrogram(x, window, noverlap, scale):
     if _largest_prime_factor(window.shape[0]) > SPECTROGRAM_MAX_PRIME:
         return _reference_spectrogram(x, window, noverlap, scale)
     return _core.spectrogram(x, window, noverlap, scale)
+
+
+def attention_forward(q, k, v, mask, causal, scale, dropout, seed):
+    return _core.attention_forward(q, k, v, mask, causal, scale, dropout, seed)
+
+
+def attention_backward(q, k, v, out, lse, mask, causal, scale, dropout, seed, dout):
+    return _core.attention_backward(q, k, v, out, lse, mask, causal, scale, dropout, seed, dout)
+
+
+def gelu_forward(x, approximate):
+    return _core.gelu_forward(x, approximate)
+
+
+def gelu_backward(x, dy, approximate):
+    return _core.gelu_backward(x, dy, approximate)
