@@ -41,16 +41,16 @@ RTOL = 1e-4
 
 
 def _sdpa(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool):
-    """seqcore's attention forward: (out, lse).  The one line to switch to seqcore.kernels after the merge."""
-    from seqcore.backends import cpp
+    """seqcore's attention forward through the public kernels (the cpp backend, the default): (out, cache)."""
+    from seqcore import kernels
 
-    return cpp.attention_forward(q, k, v, None, causal, 1.0 / np.sqrt(q.shape[-1]), 0.0, 0)
+    return kernels.attention_forward(q, k, v, causal=causal)
 
 
-def _sdpa_backward(q, k, v, out, lse, causal: bool, dout):
-    from seqcore.backends import cpp
+def _sdpa_backward(cache, dout):
+    from seqcore import kernels
 
-    return cpp.attention_backward(q, k, v, out, lse, None, causal, 1.0 / np.sqrt(q.shape[-1]), 0.0, 0, dout)
+    return kernels.attention_backward(cache, dout)
 
 
 def make_inputs(case: tuple[int, int, int, int], seed: int = 0):
@@ -61,10 +61,10 @@ def make_inputs(case: tuple[int, int, int, int], seed: int = 0):
 
 
 def seqcore_call(q, k, v, dout, causal: bool, mode: str):
-    out, lse = _sdpa(q, k, v, causal)
+    out, cache = _sdpa(q, k, v, causal)
     if mode == "forward":
         return (out,)
-    return (out, *_sdpa_backward(q, k, v, out, lse, causal, dout))
+    return (out, *_sdpa_backward(cache, dout))
 
 
 def torch_call(tensors, dout_t, causal: bool, mode: str):
@@ -164,10 +164,11 @@ rng = np.random.default_rng(0)
 def inputs(n):  # float32 drawn directly: no float64 temporaries raising the high-water mark first
     return [rng.standard_normal((B, h, n, d), dtype=np.float32) for _ in range(3)]
 if peer == "seqcore":
-    from seqcore.backends import cpp
-    cpp.set_num_threads(1)
+    import seqcore
+    from seqcore import kernels
+    seqcore.set_num_threads(1)
     def run(q, k, v):
-        return cpp.attention_forward(q, k, v, None, False, d ** -0.5, 0.0, 0)[0]
+        return kernels.attention_forward(q, k, v)[0]
 else:
     import torch
     torch.set_num_threads(1)

@@ -42,19 +42,20 @@ constexpr T neg_inf() {
     return -std::numeric_limits<T>::infinity();
 }
 
-// Largest value of a row of n entries (n a multiple of kPad for float).
+// Largest value of a row of n entries (n a multiple of kPad for float); NaN if any entry is NaN.
 template <typename T>
 inline T row_max(const T* s, index_t n) {
 #ifdef EIGEN_VECTORIZE
     if constexpr (std::is_same_v<T, float>) {
         namespace ei = Eigen::internal;
         detail::PacketF acc = ei::pset1<detail::PacketF>(neg_inf<float>());
-        for (index_t c = 0; c < n; c += kPad) acc = ei::pmax(acc, ei::ploadu<detail::PacketF>(s + c));
-        return ei::predux_max(acc);
+        for (index_t c = 0; c < n; c += kPad)
+            acc = ei::pmax<Eigen::PropagateNaN>(acc, ei::ploadu<detail::PacketF>(s + c));
+        return ei::predux_max<Eigen::PropagateNaN>(acc);
     }
 #endif
     T m = neg_inf<T>();
-    for (index_t c = 0; c < n; ++c) m = std::max(m, s[c]);
+    for (index_t c = 0; c < n; ++c) m = (s[c] != s[c] || m != m) ? s[c] + m : std::max(m, s[c]);
     return m;
 }
 
@@ -235,7 +236,9 @@ void attention_forward(index_t B, index_t h, index_t Lq, index_t Lk, index_t Dh,
                 if (tile_masked(kn, i0, j0, am)) apply_mask(S, ldS, qn, kn, i0, j0, b, hh, am);
                 for (index_t r = 0; r < qn; ++r) {
                     T* row = S + r * ldS;
-                    const T m_new = std::max(m[r], row_max(row, kp));
+                    // NaN propagates (a NaN score makes the row NaN; std::max alone would drop it).
+                    const T tile_max = row_max(row, kp);
+                    const T m_new = tile_max != tile_max ? tile_max : std::max(m[r], tile_max);
                     if (m_new == neg_inf<T>()) {  // nothing to attend so far: P = 0, nothing to rescale
                         std::fill(row, row + kn, T(0));
                         continue;
@@ -257,7 +260,7 @@ void attention_forward(index_t B, index_t h, index_t Lq, index_t Lk, index_t Dh,
             for (index_t r = 0; r < qn; ++r) {
                 T* o = out + (bh * Lq + i0 + r) * Dv;
                 const T* a = acc + r * Dv;
-                if (l[r] > T(0)) {
+                if (l[r] != T(0)) {  // NaN included: a NaN row stays NaN, lse too
                     const T inv = T(1) / l[r];
                     for (index_t c = 0; c < Dv; ++c) o[c] = a[c] * inv;
                     lse[bh * Lq + i0 + r] = m[r] + std::log(l[r]);

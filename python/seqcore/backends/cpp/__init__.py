@@ -19,9 +19,6 @@ from .._types import (
     RNNCache,
     SoftmaxCrossEntropyCache,
 )
-
-# TEMPORARY (issue 9 in progress): attention and GELU on the reference until the native kernels land
-from ..reference.attention import attention_backward, attention_forward, gelu_backward, gelu_forward  # noqa: F401
 from ..reference.spectrogram import spectrogram as _reference_spectrogram
 
 
