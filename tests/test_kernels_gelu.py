@@ -3,8 +3,6 @@ finite differences, large |x|, NaN and Inf, bad input."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
