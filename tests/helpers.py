@@ -767,3 +767,44 @@ def conv1d_case(
     label += f" bias={bias}"
     grad_of = {"dx": "x", "dW": "W", **({"db": "b"} if bias else {})}
     return Case(label, make_inputs, forward, make_upstream, backward, grad_of, {"dy": "y"})
+
+
+# ---------------------------------------------------------------- finite differences
+
+FD_EPS = 1e-6
+FD_RTOL = 1e-6
+FD_ATOL = 1e-8  # scaled by max(1, max |gradient|): the rounding error of a central difference at EPS
+
+
+def finite_difference_check(case: Case, backend: str) -> None:
+    """Compare case.backward's gradients with central differences of J over every input element."""
+    require_backend(backend)
+    inputs, upstream = case.make_inputs(), case.make_upstream()
+    weights = {out: upstream[up] for up, out in case.pairs.items() if upstream.get(up) is not None}
+
+    def J(inp) -> float:
+        out, _ = case.forward(**inp)
+        return float(sum(np.sum(w * out[name]) for name, w in weights.items()))
+
+    with use_backend(backend):
+        _, cache = case.forward(**inputs)
+        grads = case.backward(cache, **upstream)
+        for gname, iname in case.grad_of.items():
+            base = case.make_inputs()
+            numeric = np.zeros_like(base[iname])
+            for idx in np.ndindex(numeric.shape):
+                value = base[iname][idx]
+                base[iname][idx] = value + FD_EPS
+                plus = J(base)
+                base[iname][idx] = value - FD_EPS
+                minus = J(base)
+                base[iname][idx] = value
+                numeric[idx] = (plus - minus) / (2 * FD_EPS)
+            scale = max(1.0, float(np.abs(numeric).max(initial=0.0)))
+            np.testing.assert_allclose(
+                grads[gname],
+                numeric,
+                rtol=FD_RTOL,
+                atol=FD_ATOL * scale,
+                err_msg=f"{case.label} [{backend}]: {gname} vs finite differences of J in {iname}",
+            )

@@ -12,10 +12,13 @@ import pytest
 
 from helpers import (
     FAST_BACKENDS,
-    Case,
+    FD_ATOL,
+    FD_EPS,
+    FD_RTOL,
     conv1d_case,
     cross_entropy_case,
     embedding_case,
+    finite_difference_check,
     norm_case,
     recurrent_case,
     require_backend,
@@ -23,46 +26,12 @@ from helpers import (
 )
 from seqcore import use_backend
 
-EPS = 1e-6
-RTOL = 1e-6
-ATOL = 1e-8  # scaled by max(1, max |gradient|): the rounding error of a central difference at EPS
+EPS = FD_EPS
+RTOL = FD_RTOL
+ATOL = FD_ATOL
 BACKENDS = ["reference", *FAST_BACKENDS]
 RECURRENT = [("lstm", True), ("gru", True), ("gru", False), ("rnn", True)]
 RECURRENT_IDS = ["lstm", "gru_reset_after", "gru_reset_before", "rnn"]
-
-
-def finite_difference_check(case: Case, backend: str) -> None:
-    """Compare case.backward's gradients with central differences of J over every input element."""
-    require_backend(backend)
-    inputs, upstream = case.make_inputs(), case.make_upstream()
-    weights = {out: upstream[up] for up, out in case.pairs.items() if upstream.get(up) is not None}
-
-    def J(inp) -> float:
-        out, _ = case.forward(**inp)
-        return float(sum(np.sum(w * out[name]) for name, w in weights.items()))
-
-    with use_backend(backend):
-        _, cache = case.forward(**inputs)
-        grads = case.backward(cache, **upstream)
-        for gname, iname in case.grad_of.items():
-            base = case.make_inputs()
-            numeric = np.zeros_like(base[iname])
-            for idx in np.ndindex(numeric.shape):
-                value = base[iname][idx]
-                base[iname][idx] = value + EPS
-                plus = J(base)
-                base[iname][idx] = value - EPS
-                minus = J(base)
-                base[iname][idx] = value
-                numeric[idx] = (plus - minus) / (2 * EPS)
-            scale = max(1.0, float(np.abs(numeric).max(initial=0.0)))
-            np.testing.assert_allclose(
-                grads[gname],
-                numeric,
-                rtol=RTOL,
-                atol=ATOL * scale,
-                err_msg=f"{case.label} [{backend}]: {gname} vs finite differences of J in {iname}",
-            )
 
 
 @pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])

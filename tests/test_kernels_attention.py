@@ -10,11 +10,19 @@ from typing import Any
 import numpy as np
 import pytest
 
-from helpers import ALL_BACKENDS, DTYPES, FAST_BACKENDS, Case, assert_close, check_against_reference, require_backend
+from helpers import (
+    ALL_BACKENDS,
+    DTYPES,
+    FAST_BACKENDS,
+    Case,
+    assert_close,
+    check_against_reference,
+    finite_difference_check,
+    require_backend,
+)
 from seqcore import kernels as K
 from seqcore import set_seed, use_backend
 from seqcore.backends.reference.attention import dropout_keep
-from test_gradients import finite_difference_check
 
 pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 
