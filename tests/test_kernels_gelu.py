@@ -71,7 +71,12 @@ def test_equals_torch(backend, dtype, approximate):
         dx = K.gelu_backward(x, dy, approximate=approximate)
     tol = 1e-12 if dtype == np.float64 else 2e-6
     np.testing.assert_allclose(y, ty.detach().numpy(), rtol=tol, atol=tol, equal_nan=True)
-    np.testing.assert_allclose(dx, t.grad.numpy(), rtol=tol, atol=tol, equal_nan=True)
+    want = t.grad.numpy().copy()
+    if approximate == "tanh":  # torch's tanh-form gradient at +-inf is 0 * inf = NaN; ours is the limit, dy or 0
+        inf = np.isinf(x)
+        assert np.isnan(want[inf]).all()
+        want[inf] = np.where(x[inf] > 0, dy[inf], 0.0)
+    np.testing.assert_allclose(dx, want, rtol=tol, atol=tol, equal_nan=True)
     assert y.dtype == dx.dtype == dtype
 
 

@@ -52,7 +52,7 @@ BAD_SCALARS = [None, "1", 1.5, -1, 0, 2, 2**62, 2**63, -(2**63) - 1, 2**64 + 1, 
                True, np.float32(0.5), np.int8(3), np.uint64(2**63), [1], (0, 2**63), (0, 2**62), (-1, 0), (1.5, 0),
                (0,)]  # fmt: skip
 #: backward kernels whose upstream gradient may not be None
-REQUIRED_UPSTREAM = {"layer_norm_backward", "batch_norm_backward", "conv1d_backward"}
+REQUIRED_UPSTREAM = {"layer_norm_backward", "batch_norm_backward", "conv1d_backward", "attention_backward"}
 
 
 def float_args(args: dict[str, Any], spec: Spec) -> list[str]:

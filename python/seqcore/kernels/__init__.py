@@ -1336,14 +1336,16 @@ def attention_backward(cache: AttentionCache, dout: Any) -> tuple[Array, Array, 
     dt = q.dtype
     k = as_float_array("cache.k", cache.k, dt, ndim=4)
     v = as_float_array("cache.v", cache.v, dt, ndim=4)
-    B, h, Lq, _ = q.shape
-    Lk, dv = v.shape[2], v.shape[3]
+    B, h, Lq, d = q.shape
+    Lk, dv = k.shape[2], v.shape[3]
+    if k.shape != (B, h, Lk, d):
+        raise ValueError(f"cache.k must have shape [B,h,Lk,d] = ({B}, {h}, Lk, {d}) to match cache.q, got {k.shape}")
+    if v.shape != (B, h, Lk, dv):
+        raise ValueError(f"cache.v must have shape [B,h,Lk,dv] = ({B}, {h}, {Lk}, dv) to match cache.k, got {v.shape}")
     out = as_float_array("cache.out", cache.out, dt)
     check_shape("cache.out", out, (B, h, Lq, dv), "[B,h,Lq,dv]")
     lse = as_float_array("cache.lse", cache.lse, dt)
     check_shape("cache.lse", lse, (B, h, Lq), "[B,h,Lq]")
-    if k.shape != (B, h, Lk, q.shape[3]):
-        raise ValueError(f"cache.k must have shape {(B, h, Lk, q.shape[3])}, got {k.shape}")
     mask = _attention_mask(cache.mask, (B, h, Lq, Lk))
     dout = as_float_array("dout", dout, dt)
     check_shape("dout", dout, (B, h, Lq, dv), "[B,h,Lq,dv]")

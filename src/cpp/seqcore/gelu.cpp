@@ -17,6 +17,7 @@ constexpr double kRsqrt2 = 0.70710678118654752440;     // 1/sqrt(2)
 constexpr double kRsqrt2Pi = 0.39894228040143267794;   // 1/sqrt(2 pi)
 constexpr double kTanhC = 0.79788456080286535588;      // sqrt(2/pi)
 constexpr double kTanhA = 0.044715;
+constexpr double kSech2Zero = 20.0;  // |x| past which the tanh form's 1 - tanh(u)^2 is negligible (exp(-600))
 
 template <typename T>
 struct Scalar {
@@ -27,8 +28,12 @@ struct Scalar {
     static T bwd(T x, T g, bool approx) {
         if (approx) {
             const T t = std::tanh(T(kTanhC) * (x + T(kTanhA) * x * x * x));
+            // Past |x| = kSech2Zero the factor 1 - t^2 is 0 in float and below 1e-260 in double: clamping x in the
+            // slope's polynomial keeps x * x finite (0 * inf would be NaN), so the limits at +-inf are 1 and 0.
+            // The reference and numba clamp the same way.
+            const T xs = std::clamp(x, T(-kSech2Zero), T(kSech2Zero));
             return g * (T(0.5) * (T(1) + t) +
-                        T(0.5) * x * (T(1) - t * t) * T(kTanhC) * (T(1) + T(3 * kTanhA) * x * x));
+                        T(0.5) * xs * (T(1) - t * t) * T(kTanhC) * (T(1) + T(3 * kTanhA) * xs * xs));
         }
         return g * (T(0.5) * (T(1) + std::erf(x * T(kRsqrt2))) + x * T(kRsqrt2Pi) * std::exp(T(-0.5) * x * x));
     }
@@ -66,8 +71,12 @@ inline P bwd_packet(const P& x, const P& g, bool approx) {
     const P x2 = ei::pmul(x, x);
     if (approx) {
         const TanhParts t = tanh_parts(x, x2);
-        const P slope = ei::pmul(c(float(kTanhC)), ei::pmadd(c(float(3 * kTanhA)), x2, c(1.0f)));
-        const P right = ei::pmul(ei::pmul(c(0.5f), x), ei::pmul(t.sech2, slope));
+        // sech2 is exactly 0 past |x| = kSech2Zero; the clamp keeps x^2 finite there (0 * inf would be NaN).
+        // A NaN x still gives NaN through one_plus_t.
+        const P xs = ei::pmax(ei::pmin(x, c(float(kSech2Zero))), c(float(-kSech2Zero)));
+        const P slope =
+            ei::pmul(c(float(kTanhC)), ei::pmadd(c(float(3 * kTanhA)), ei::pmul(xs, xs), c(1.0f)));
+        const P right = ei::pmul(ei::pmul(c(0.5f), xs), ei::pmul(t.sech2, slope));
         return ei::pmul(g, ei::pmadd(c(0.5f), t.one_plus_t, right));
     }
     const P cdf = ei::pmul(c(0.5f), ei::padd(c(1.0f), ei::perf(ei::pmul(x, c(float(kRsqrt2))))));

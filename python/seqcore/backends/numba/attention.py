@@ -287,13 +287,17 @@ def _gelu(x, tanh_form, y):
             y[n] = 0.5 * z * (1.0 + math.erf(z * _INV_SQRT_2))
 
 
+_SECH2_ZERO = 20.0
+
+
 @_kernel
 def _gelu_grad(x, dy, tanh_form, dx):
     for n in range(x.size):
         z = np.float64(x[n])
         if tanh_form:
             t = math.tanh(_SQRT_2_OVER_PI * (z + _GELU_CUBIC * z * z * z))
-            d = 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_CUBIC * z * z)
+            zs = min(max(z, -_SECH2_ZERO), _SECH2_ZERO)  # the reference's clamp: finite limits at +-inf
+            d = 0.5 * (1.0 + t) + 0.5 * zs * (1.0 - t * t) * _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_CUBIC * zs * zs)
         else:
             d = 0.5 * (1.0 + math.erf(z * _INV_SQRT_2)) + z * math.exp(-0.5 * z * z) * _INV_SQRT_2PI
         dx[n] = np.float64(dy[n]) * d

@@ -86,6 +86,7 @@ def attention_backward(q, k, v, out, lse, mask, causal, scale, dropout, seed, do
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _GELU_CUBIC = 0.044715
+_SECH2_ZERO = 20.0  # |x| past which the tanh form's 1 - tanh(u)^2 is negligible (see gelu_backward)
 
 
 def gelu_forward(x, approximate):
@@ -101,7 +102,10 @@ def gelu_backward(x, dy, approximate):
     z = x.astype(np.float64)
     if approximate:
         t = np.tanh(_SQRT_2_OVER_PI * (z + _GELU_CUBIC * z**3))
-        d = 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_CUBIC * z * z)
+        # Past |x| = 20, 1 - t^2 is below 1e-260 (0 in float32): clamping x in the slope's polynomial keeps x^2
+        # finite there, so the gradient tends to 1 (x -> +inf) and 0 (x -> -inf) instead of 0 * inf = NaN.
+        zs = np.clip(z, -_SECH2_ZERO, _SECH2_ZERO)
+        d = 0.5 * (1.0 + t) + 0.5 * zs * (1.0 - t * t) * _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_CUBIC * zs * zs)
     else:
         d = 0.5 * (1.0 + erf(z / math.sqrt(2.0))) + z * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
     return np.asarray(dy.astype(np.float64) * d, dtype=x.dtype)
