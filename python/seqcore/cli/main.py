@@ -25,6 +25,8 @@ from . import emojify as emojify_command
 from . import glove as glove_command
 from . import info as info_command
 from . import jazz as jazz_command
+from . import ner as ner_command
+from . import qa as qa_command
 from . import transformer as transformer_command
 from . import trigger as trigger_command
 from . import word2vec as word2vec_command
@@ -49,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     emojify_command.add_parser(sub)
     info_command.add_parser(sub)
     jazz_command.add_parser(sub)
+    ner_command.add_parser(sub)
+    qa_command.add_parser(sub)
     transformer_command.add_parser(sub)
     trigger_command.add_parser(sub)
     word2vec_command.add_parser(sub)

@@ -7,6 +7,8 @@
 - ``TriggerWordDetector``: the course's Conv1D + GRU trigger-word detector over spectrogram frames.
 - ``DateTransformer``: the course's encoder-decoder Transformer on the same date-translation task.
 - ``TransformerCharLM``: a causal (GPT-style) Transformer character model, ``CharLM``'s data and loss.
+- ``train_ner`` / ``load_ner_tagger``: named-entity recognition, a pretrained BERT (all-MiniLM-L6-v2) fine-tuned.
+- ``train_qa`` / ``load_qa_reader``: extractive question answering, the same encoder fine-tuned.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from .charlm import CharLM, TrainingHistory
 from .date_translator import DateTrainingHistory, DateTranslator
 from .emojifier import EmojifierV1, EmojifierV2, load_emojifier
 from .music_lstm import MusicLSTM
+from .ner_tagger import NER_RECIPE, evaluate_ner, load_ner_tagger, train_ner
+from .qa_reader import QA_RECIPE, evaluate_qa, load_qa_reader, train_qa
 from .transformer_charlm import TransformerCharLM
 from .transformer_dates import DateTransformer
 from .trigger_word import TriggerEvaluation, TriggerWordDetector
@@ -32,4 +36,12 @@ __all__ = [
     "TransformerCharLM",
     "TriggerEvaluation",
     "TriggerWordDetector",
+    "NER_RECIPE",
+    "QA_RECIPE",
+    "evaluate_ner",
+    "evaluate_qa",
+    "load_ner_tagger",
+    "load_qa_reader",
+    "train_ner",
+    "train_qa",
 ]

@@ -73,10 +73,14 @@ class _Block(_KeywordCall, Layer):
         dropout_rate: float = 0.1,
         layernorm_eps: float = 1e-6,
         key_dim: int | None = None,
+        activation: str = "relu",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         kind = type(self).__name__
+        if activation not in ("relu", "gelu", "gelu_tanh"):
+            raise ValueError(f"{kind}: activation must be 'relu', 'gelu' or 'gelu_tanh', got {activation!r}")
+        self.activation = activation
         self.d_model = _check_int(kind, "d_model", d_model)
         self.num_heads = _check_int(kind, "num_heads", num_heads)
         self.dff = _check_int(kind, "dff", dff)
@@ -96,7 +100,7 @@ class _Block(_KeywordCall, Layer):
         return layer
 
     def _ffn(self) -> tuple[Dense, Dense]:
-        first = self._built(Dense, self.dff, activation="relu")
+        first = self._built(Dense, self.dff, activation=self.activation)
         second = _sub(self, Dense, self.d_model)
         second._maybe_build((None, None, self.dff))
         return first, second
@@ -117,12 +121,16 @@ class _Block(_KeywordCall, Layer):
             "dropout_rate": self.dropout_rate,
             "layernorm_eps": self.layernorm_eps,
             "key_dim": self.key_dim,
+            "activation": self.activation,
         }
 
 
 @register_layer
 class EncoderLayer(_Block):
-    """Self-attention then feed-forward, each as LayerNorm(x + Dropout(sublayer(x))): [B,L,d_model] -> same."""
+    """Self-attention then feed-forward, each as LayerNorm(x + Dropout(sublayer(x))): [B,L,d_model] -> same.
+
+    ``activation`` is the feed-forward network's ('relu' as in the course, 'gelu' as in BERT, or 'gelu_tanh').
+    """
 
     def __init__(
         self,
@@ -132,9 +140,10 @@ class EncoderLayer(_Block):
         dropout_rate: float = 0.1,
         layernorm_eps: float = 1e-6,
         key_dim: int | None = None,
+        activation: str = "relu",
         **kwargs: Any,
     ) -> None:
-        super().__init__(d_model, num_heads, dff, dropout_rate, layernorm_eps, key_dim, **kwargs)
+        super().__init__(d_model, num_heads, dff, dropout_rate, layernorm_eps, key_dim, activation, **kwargs)
         self.mha = self._mha()
         self.ffn_hidden, self.ffn_output = self._ffn()
         self.layernorm1 = self._built(LayerNormalization, epsilon=self.layernorm_eps)
@@ -168,9 +177,10 @@ class DecoderLayer(_Block):
         dropout_rate: float = 0.1,
         layernorm_eps: float = 1e-6,
         key_dim: int | None = None,
+        activation: str = "relu",
         **kwargs: Any,
     ) -> None:
-        super().__init__(d_model, num_heads, dff, dropout_rate, layernorm_eps, key_dim, **kwargs)
+        super().__init__(d_model, num_heads, dff, dropout_rate, layernorm_eps, key_dim, activation, **kwargs)
         self.mha1 = self._mha()
         self.mha2 = self._mha()
         self.ffn_hidden, self.ffn_output = self._ffn()

@@ -18,6 +18,7 @@ from .schedules import (
     ExponentialDecay,
     InverseTimeDecay,
     LearningRateSchedule,
+    LinearWarmupDecay,
     PiecewiseConstantDecay,
     WarmupInverseSqrt,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "ExponentialDecay",
     "InverseTimeDecay",
     "LearningRateSchedule",
+    "LinearWarmupDecay",
     "Optimizer",
     "PiecewiseConstantDecay",
     "RMSprop",

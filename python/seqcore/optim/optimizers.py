@@ -242,6 +242,7 @@ class Optimizer(ABC):
         for (param, _, name), grad in zip(work, grads):
             if np.may_share_memory(param, grad):  # the update would read what it just wrote
                 grad = grad.copy()
+            self._variable_name = name  # what weight decay's exclusions are matched against (_update has no name)
             self._update(param, grad, self._slots_for(name, param), lr, step)
         self._iterations += 1
         return self._iterations
@@ -404,7 +405,29 @@ class AdamW(Adam):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, **kwargs)
         self.weight_decay = _number("weight_decay", weight_decay, 0.0, what="a non-negative float")
 
+        self._no_decay: tuple[str, ...] = ()  # name parts (var_names)
+        self._no_decay_exact: set[str] = set()  # whole names (var_list)
+
+    def exclude_from_weight_decay(self, var_list: Any = None, var_names: Any = None) -> None:
+        """Keras's method: no weight decay for these variables (``var_list``) or for every variable whose name
+        contains one of ``var_names`` (e.g. ``["bias", "gamma", "beta"]``, BERT's usual exclusions)."""
+        names = [] if var_names is None else list(var_names)
+        for n in names:
+            if not isinstance(n, str) or not n:
+                raise TypeError(f"var_names: expected non-empty strings, got {n!r}")
+        exact = []
+        for v in [] if var_list is None else list(var_list):
+            name = getattr(v, "name", None)
+            if not isinstance(name, str):
+                raise TypeError(f"var_list: expected variables with a str .name, got {v!r}")
+            exact.append(name)  # slots are keyed by name, so a name is a variable's identity here
+        self._no_decay = (*self._no_decay, *names)
+        self._no_decay_exact = self._no_decay_exact | set(exact)
+
     def _decoupled_weight_decay(self) -> float:
+        name = getattr(self, "_variable_name", "")
+        if name in self._no_decay_exact or any(part in name for part in self._no_decay):
+            return 0.0
         return self.weight_decay
 
     def get_config(self) -> dict[str, Any]:

@@ -5,7 +5,8 @@ update, with ``iterations`` counting the updates already applied (0 for the firs
 Keras does.  The Keras-named schedules follow ``keras.optimizers.schedules`` formula for
 formula (computed here in float64; Keras computes in float32).  ``WarmupInverseSqrt`` is
 the Transformer's schedule; it counts its step from 1 (``step + 1``) so that the first
-update does not evaluate ``0 ** -0.5``.
+update does not evaluate ``0 ** -0.5``.  ``LinearWarmupDecay`` is BERT fine-tuning's (Hugging Face's linear
+schedule with warm-up; its first update has rate 0, as there).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ __all__ = [
     "ExponentialDecay",
     "InverseTimeDecay",
     "LearningRateSchedule",
+    "LinearWarmupDecay",
     "PiecewiseConstantDecay",
     "WarmupInverseSqrt",
     "deserialize",
@@ -231,9 +233,47 @@ class WarmupInverseSqrt(LearningRateSchedule):
         return {"d_model": self.d_model, "warmup_steps": self.warmup_steps, "scale": self.scale}
 
 
+class LinearWarmupDecay(LearningRateSchedule):
+    """BERT fine-tuning's schedule (Hugging Face's ``get_linear_schedule_with_warmup``): the rate rises linearly
+    from 0 to ``peak_learning_rate`` over ``warmup_steps``, then falls linearly to 0 at ``total_steps``.
+    Step s (0-based, the optimizer's ``iterations``): ``peak * s / warmup`` while s < warmup, then
+    ``peak * max(0, (total - s) / (total - warmup))``."""
+
+    def __init__(self, peak_learning_rate: float, warmup_steps: int, total_steps: int) -> None:
+        self.peak_learning_rate = _real("peak_learning_rate", peak_learning_rate, positive=True)
+        self.warmup_steps = _real("warmup_steps", warmup_steps, non_negative=True)
+        self.total_steps = _real("total_steps", total_steps, positive=True)
+        if self.warmup_steps > self.total_steps:
+            raise ValueError(
+                f"warmup_steps: expected at most total_steps ({self.total_steps:g}), got {self.warmup_steps:g}"
+            )
+
+    def __call__(self, step: int) -> float:
+        s = _step(step)
+        if s < self.warmup_steps:
+            return self.peak_learning_rate * s / self.warmup_steps
+        if self.total_steps == self.warmup_steps:
+            return 0.0
+        return self.peak_learning_rate * max(0.0, (self.total_steps - s) / (self.total_steps - self.warmup_steps))
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "peak_learning_rate": self.peak_learning_rate,
+            "warmup_steps": self.warmup_steps,
+            "total_steps": self.total_steps,
+        }
+
+
 _SCHEDULES: dict[str, type[LearningRateSchedule]] = {
     cls.__name__: cls
-    for cls in (ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay, CosineDecay, WarmupInverseSqrt)
+    for cls in (
+        ExponentialDecay,
+        InverseTimeDecay,
+        PiecewiseConstantDecay,
+        CosineDecay,
+        WarmupInverseSqrt,
+        LinearWarmupDecay,
+    )
 }
 
 
