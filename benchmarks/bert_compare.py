@@ -13,9 +13,11 @@ magnitude, with the timed inputs and again with padded rows (random lengths, mas
 timed.  Then, at each thread count (``seqcore.bench.thread_scope``: seqcore's kernels, torch's intra-op pool and,
 through threadpoolctl, NumPy's BLAS), rounds alternate the peers (the order swapped each round); a round is ``reps``
 back-to-back calls, enough to last about 0.2 s; the table gives each peer's median over rounds and their ratio
-(torch / seqcore: above 1 means seqcore is faster).  ``--layers`` adds seqcore's layer-by-layer path
-(``hidden_states(..., fast=False)``) as a third peer.  The load average is printed with the table: on a shared
-machine, run it a few times.
+(torch / seqcore: above 1 means seqcore is faster), the same ratio in process CPU time (which another program's
+load does not enter at 1 thread), and the share of the machine's CPUs that other processes used while each row was
+timed (Linux's /proc/stat; the 2-thread rows mean little when it is more than a few percent).  ``--layers`` adds
+seqcore's layer-by-layer path (``hidden_states(..., fast=False)``) as a third peer.  On a shared machine, run it a
+few times and compare the spread between runs.
 
     PYTHONPATH=python python benchmarks/bert_compare.py [--cases "1,32;32,128"] [--threads 1,2] [--rounds 15]
         [--layers] [--json out.json]
@@ -41,6 +43,7 @@ CASES = [(1, 32), (32, 128)]
 RTOL = 1e-4
 ROUND_S = 0.2  # a round's length per peer: short calls are repeated so that timer and scheduler noise average out
 CLS, SEP = 101, 102  # the uncased BERT vocabulary's [CLS] and [SEP]
+MAX_TOKENS = 512  # all-MiniLM-L6-v2's max_position_embeddings
 
 
 def load_peers() -> tuple[Any, Any]:
@@ -86,7 +89,7 @@ def torch_call(model: Any, tensors: dict[str, Any]) -> Any:
         return model(**tensors).last_hidden_state
 
 
-def _error(ours: np.ndarray, theirs: Any, mask: np.ndarray) -> float:
+def relative_error(ours: np.ndarray, theirs: Any, mask: np.ndarray) -> float:
     """max |ours - theirs| over the real tokens (mask 1), relative to theirs' largest magnitude there."""
     a = np.asarray(ours, np.float64)
     b = np.asarray(theirs.numpy() if hasattr(theirs, "numpy") else theirs, np.float64)
@@ -103,7 +106,7 @@ def validate(ours: Any, theirs: Any, case: tuple[int, int], seed: int = 0) -> fl
     for padded in (False, True):
         inputs = make_inputs(*case, vocab, seed, padded)
         ours_out = seqcore_call(ours, inputs)
-        errors.append(_error(ours_out, torch_call(theirs, torch_inputs(inputs)), inputs["attention_mask"]))
+        errors.append(relative_error(ours_out, torch_call(theirs, torch_inputs(inputs)), inputs["attention_mask"]))
     return max(errors)
 
 
@@ -222,7 +225,7 @@ def format_report(r: dict[str, Any]) -> str:
         + "  spread (IQR/median) seqcore, torch  others' CPU  max rel. error",
     ]
     for row in r["rows"]:
-        head = f"{'{} x {}'.format(*row['case']):<9} {row['threads']:>3}"
+        head = f"{'{} x {}'.format(*row['case']):<9} {row.get('threads_used', row['threads']):>3}"
         if "ratio" not in row:
             lines.append(f"{head}  NOT TIMED: error {row['max_error']:.1e} over {RTOL:g}")
             continue
@@ -234,13 +237,12 @@ def format_report(r: dict[str, Any]) -> str:
         spreads = ", ".join("-" if p[k]["spread"] is None else f"{p[k]['spread']:.0%}" for k in ("seqcore", "torch"))
         others = "?" if row.get("others_cpu_share") is None else f"{row['others_cpu_share']:.0%}"
         lines.append(f"{text}  {spreads:<34} {others:>11}  {row['max_error']:.1e}")
-    lines.append(
-        "torch/seqcore: ratio of the wall-clock medians (above 1: seqcore is faster); CPU-time ratio: the same with "
-        "the process's CPU time, which another program's load does not enter at 1 thread (at 2 it counts both "
-        "threads, waiting ones too); others' CPU: the share of the machine's CPUs that other processes used while "
-        "the row was timed (more than a few percent and the 2-thread rows mean little: a thread pool waits at every "
-        "barrier for a thread that is not running)"
-    )
+    lines += [
+        "torch/seqcore: ratio of the wall-clock medians (above 1: seqcore is faster).  CPU-time ratio: the same in",
+        "  process CPU time, which other programs' load does not enter at 1 thread (at 2 it counts waiting threads).",
+        "others' CPU: the share of the machine's CPUs that other processes took while the row was timed; above a few",
+        "  percent, multi-thread rows mean little (every barrier waits for a thread that is not running).",
+    ]
     for key, label in (("load_average_before", "before"), ("load_average_after", "after")):
         if r.get(key):
             lines.append(f"load average {label}: {', '.join(f'{v:.2f}' for v in r[key])} ({r['usable_cpus']} CPUs)")
@@ -251,8 +253,8 @@ def _parse_cases(text: str) -> list[tuple[int, int]]:
     cases = []
     for part in text.split(";"):
         values = tuple(int(x) for x in part.split(","))
-        if len(values) != 2 or min(values) < 1 or values[1] < 2:
-            raise ValueError(f"a case is B,L with B >= 1 and L >= 2 ([CLS] and [SEP]), got {part!r}")
+        if len(values) != 2 or min(values) < 1 or not 2 <= values[1] <= MAX_TOKENS:
+            raise ValueError(f"a case is B,L with B >= 1 and 2 <= L <= {MAX_TOKENS} ([CLS] ... [SEP]), got {part!r}")
         cases.append(values)
     return cases
 

@@ -213,11 +213,17 @@ def test_train_qa_on_generated_data_reports_everything(tiny_dir):
     model, report = train_qa(encoder=tiny_dir, progress=False, **TINY)
     assert isinstance(model, SpanQA)
     # the recipe's window, lowered to the tiny encoder's 64 positions, and a stride that leaves room for questions
-    assert (model.max_length, model.doc_stride, model.max_answer_length) == (64, 16, QA_RECIPE["max_answer_length"])
+    assert (model.max_length, model.doc_stride) == (64, 16)
+    # twice the longest training answer (generated answers are a few word pieces), never above the recipe's
+    assert 2 <= model.max_answer_length <= QA_RECIPE["max_answer_length"] and model.max_answer_length % 2 == 0
+    assert report["recipe"]["max_answer_length"] == model.max_answer_length
     assert report["steps"] >= 3 and report["examples"] == 24 and report["test_examples"] == 8  # windows >= questions
     assert 0.0 <= report["exact_match"] <= 100.0 and 0.0 <= report["f1"] <= 100.0
     assert report["train_seconds"] > 0 and report["eval_seconds"] > 0 and not report["stopped_early"]
-    assert report["recipe"] == {**QA_RECIPE, **TINY, "max_length": 64, "doc_stride": 16, "seconds": None}
+    assert report["recipe"] == {
+        **QA_RECIPE, **TINY, "max_length": 64, "doc_stride": 16, "seconds": None,
+        "max_answer_length": model.max_answer_length,
+    }  # fmt: skip
 
 
 def test_train_qa_holds_out_whole_passages(tiny_dir):
@@ -297,3 +303,14 @@ def test_the_same_seed_gives_the_same_model(tiny_dir):
         seqcore.set_seed(draw)
         qa_runs.append(train_qa(train=QA, test=QA[:1], encoder=tiny_dir, progress=False, epochs=1.0)[1]["loss"])
     assert qa_runs[0] == qa_runs[1]
+
+
+def test_answer_cap_is_twice_the_longest_training_answer_and_an_override_wins(tiny_dir):
+    from seqcore.models.qa_reader import answer_cap
+
+    bert = load_bert(tiny_dir)
+    longest = max(len(bert.tokenizer.tokenize(ex.answers[0].text)) for ex in QA)
+    assert answer_cap(bert, QA, 30) == min(30, 2 * longest)
+    assert answer_cap(bert, QA, 1) == 1
+    model, report = train_qa(train=QA, encoder=tiny_dir, progress=False, epochs=1.0, max_answer_length=3)
+    assert model.max_answer_length == 3 == report["recipe"]["max_answer_length"]

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +27,7 @@ from ..pretrained.bert import BertModel
 from ..pretrained.finetune import FineTuneConfig
 from ..pretrained.heads import TokenClassifier
 from ..pretrained.hub import DEFAULT_MODEL
-from ._home import default_model_dir
+from ._home import saved_model_dir
 
 __all__ = ["HOLD_OUT", "NER_RECIPE", "evaluate_ner", "labels_of", "load_ner_tagger", "train_ner"]
 
@@ -224,11 +223,4 @@ def train_ner(
 def load_ner_tagger(path: str | os.PathLike[str] | None = None) -> TokenClassifier:
     """The NER model saved in folder ``path`` (default ``default_model_dir("ner")``); a folder without a model is a
     FileNotFoundError saying how to make one."""
-    folder = default_model_dir("ner") if path is None else Path(path)
-    if not (folder / "config.json").is_file():
-        raise FileNotFoundError(
-            f"no NER model in {str(folder)!r}: train one first with `seqcore ner train"
-            + ("" if path is None else f" --out {str(folder)!r}")
-            + "`"
-        )
-    return TokenClassifier.from_pretrained(folder)
+    return TokenClassifier.from_pretrained(saved_model_dir("ner", path))

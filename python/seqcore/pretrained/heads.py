@@ -86,6 +86,23 @@ class _Head:
     def weights(self) -> list[Any]:
         return [*self.encoder.weights, *self.dense.weights]
 
+    def _loss(self, batch: Any) -> Tensor:
+        raise NotImplementedError
+
+    def evaluate(self, examples: Sequence[Any], *, batch_size: int = 32) -> dict[str, float]:
+        raise NotImplementedError
+
+    def _train(self, full: Any, config: FineTuneConfig, validation: Sequence[Any] | None, desc: str) -> FineTuneHistory:
+        """Fine-tune on the encoded examples ``full`` (encoded once; a batch is a subset of its rows, trimmed to
+        its longest row), scoring ``validation`` after each epoch."""
+
+        def batches(rng: np.random.Generator) -> list[Any]:
+            order = rng.permutation(len(full))
+            return [_subset(full, order[i : i + config.batch_size]) for i in range(0, len(order), config.batch_size)]
+
+        evaluate = None if validation is None else (lambda: self.evaluate(validation))
+        return fine_tune(self.encoder, self._variables, self._loss, batches, config, evaluate=evaluate, desc=desc)
+
     # ---- files
     def _config_dict(self) -> dict[str, Any]:
         d = self.encoder.config.to_dict()
@@ -288,17 +305,7 @@ class TokenClassifier(_Head):
         words, tags = _words_and_tags(examples)
         if not words:
             raise ValueError("examples: expected at least one example")
-        # encode once; batches are row subsets, trimmed to their longest row
-        full = self.encode(words, tags)
-
-        def batches(rng: np.random.Generator) -> list[Any]:
-            order = rng.permutation(len(full))
-            return [_subset(full, order[i : i + config.batch_size]) for i in range(0, len(order), config.batch_size)]
-
-        evaluate = None
-        if validation is not None:
-            evaluate = lambda: self.evaluate(validation)  # noqa: E731
-        return fine_tune(self.encoder, self._variables, self._loss, batches, config, evaluate=evaluate, desc="ner")
+        return self._train(self.encode(words, tags), config, validation, "ner")
 
     # ---- inference
     def _word_log_probs(self, batch: Any, logits: np.ndarray, r: int, n_words: int) -> np.ndarray:
@@ -490,15 +497,7 @@ class SpanQA(_Head):
             spans.append((a.start, a.start + len(a.text)))
         full = self.encode([ex.question for ex in examples], [ex.context for ex in examples])
         full.start_positions, full.end_positions = self._targets(full, spans)
-
-        def batches(rng: np.random.Generator) -> list[Any]:
-            order = rng.permutation(len(full))
-            return [_subset(full, order[i : i + config.batch_size]) for i in range(0, len(order), config.batch_size)]
-
-        evaluate = None
-        if validation is not None:
-            evaluate = lambda: self.evaluate(validation)  # noqa: E731
-        return fine_tune(self.encoder, self._variables, self._loss, batches, config, evaluate=evaluate, desc="qa")
+        return self._train(full, config, validation, "qa")
 
     # ---- inference
     def answer_batch(

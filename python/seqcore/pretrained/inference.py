@@ -1,13 +1,15 @@
 """Tape-free inference through a BertModel's weights: the same arithmetic as its layers, fewer passes.
 
 The layers under ``no_grad`` still build Tensors, check shapes per call and allocate a new array per operation.
-Here each encoder layer is 6 GEMMs (NumPy's BLAS) into buffers allocated once per call, bias and residual added
-in place, the fused attention, layer-norm and GELU kernels, and 4 head transposes.  The result equals the layers'
-(tests/test_pretrained_bert.py checks both against Hugging Face).
+Here each encoder layer is 6 GEMMs (NumPy's BLAS) with bias and residual added in place, the fused attention,
+layer-norm and GELU kernels, and 4 head transposes: about 25 Python-level calls a layer.  The result equals the
+layers' (tests/test_pretrained_bert.py checks both against Hugging Face).
 
-Measured and left out (benchmarks/README.md, "BERT inference"): one packed [H,3H] query/key/value GEMM is a few
-percent faster than three [H,H] ones at 32 tokens, but the packed copy costs more than that when made on each
-call, and a cached one cannot notice an optimizer updating the weights in place (Variables have no version).
+The GEMMs are 80-85% of the time at 1 x 32 and at 32 x 128 tokens (benchmarks/README.md, "BERT inference"), so
+what is left here is not worth more code: buffers reused across layers and the q/k/v bias added inside the
+head-splitting copy measured the same as this, within the machine's noise.  One packed [H,3H] q/k/v GEMM saves
+3-5% of the GEMM time at 32 tokens, but packing on each call costs more than that (about 1 ms for the 6 layers), and
+a cached packed copy could not notice an optimizer updating the weights in place (Variables carry no version).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .. import kernels as K
+from ..nn.attention import _merge_heads, _split_heads
 from .bert import _ids
 
 
@@ -25,21 +28,12 @@ def _layer_norm(x: np.ndarray, ln: Any) -> np.ndarray:
     return K.layer_norm_forward(x, ln.gamma.data, ln.beta.data, eps=ln.epsilon)[0]
 
 
-def _dense(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out = x @ kernel + bias (kernel [in, ...] viewed as [in, out.shape[1]])."""
-    np.matmul(x, kernel.reshape(x.shape[1], -1), out=out)
+def _linear(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, residual: np.ndarray | None = None) -> np.ndarray:
+    out = x @ kernel.reshape(x.shape[1], -1)
     out += bias.reshape(-1)
+    if residual is not None:
+        out += residual
     return out
-
-
-def _attention_mask(attention_mask: Any, shape: tuple[int, ...]) -> np.ndarray | None:
-    """[B,1,1,L] True where a key may be attended, or None when every token is real."""
-    am = _ids("attention_mask", attention_mask, shape)
-    if am.dtype != np.bool_ and am.size and (am.min() < 0 or am.max() > 1):  # two reductions: np.isin sorts
-        raise ValueError("attention_mask: expected 0/1 (1 = a real token), got other values")
-    if am.all():
-        return None
-    return (am != 0)[:, None, None, :]
 
 
 def encode_fast(model: Any, input_ids: Any, token_type_ids: Any = None, attention_mask: Any = None) -> np.ndarray:
@@ -53,42 +47,37 @@ def encode_fast(model: Any, input_ids: Any, token_type_ids: Any = None, attentio
     words = emb.word_embeddings.embeddings.data
     if ids.size and (ids.min() < 0 or ids.max() >= words.shape[0]):
         raise ValueError(f"input_ids: ids must be in [0, {words.shape[0]}), got {int(ids.min())}..{int(ids.max())}")
-    mask = None if attention_mask is None else _attention_mask(attention_mask, ids.shape)
-    types = None
-    if token_type_ids is not None:
+    mask = None
+    if attention_mask is not None:
+        am = _ids("attention_mask", attention_mask, ids.shape)
+        if not np.isin(am, (0, 1)).all():
+            raise ValueError("attention_mask: expected 0/1 (1 = a real token), got other values")
+        if not am.all():
+            mask = (am != 0)[:, None, None, :]
+    H, h = c.hidden_size, c.num_attention_heads
+    dh = H // h
+    x = words[ids.reshape(-1)]
+    x += np.tile(emb.position_embeddings.embeddings.data[:L], (B, 1))
+    if token_type_ids is None:
+        x += emb.token_type_embeddings.embeddings.data[0]
+    else:
         types = _ids("token_type_ids", token_type_ids, ids.shape)
         if types.size and (types.min() < 0 or types.max() >= c.type_vocab_size):
             raise ValueError(f"token_type_ids: ids must be in [0, {c.type_vocab_size})")
-    H, h = c.hidden_size, c.num_attention_heads
-    dh, N = H // h, B * L
-    x = words[ids.reshape(-1)]  # a fresh [N,H] array: the sums below go into it
-    x.reshape(B, L, H)[...] += emb.position_embeddings.embeddings.data[:L]
-    type_table = emb.token_type_embeddings.embeddings.data
-    x += type_table[0] if types is None else type_table[types.reshape(-1)]
+        x += emb.token_type_embeddings.embeddings.data[types.reshape(-1)]
     x = _layer_norm(x, emb.layer_norm)
-    # one set of buffers for every layer: at 32 x 128 tokens the FFN's [N, 1536] alone is 25 MB, and a fresh
-    # allocation that size is fresh pages to fault in, layer after layer
-    dt = x.dtype
-    heads = np.empty((3, B, h, L, dh), dt)  # q, k, v, each [B,h,L,dh] and contiguous as the attention kernel wants
-    merged = np.empty((B, L, h, dh), dt)
-    y = np.empty((N, H), dt)
-    inner = np.empty((N, c.intermediate_size), dt)
     scale = 1.0 / math.sqrt(dh)
     for layer in model.encoder_layers:
         a = layer.mha
-        for i, (kernel, bias) in enumerate(
-            ((a.query_kernel, a.query_bias), (a.key_kernel, a.key_bias), (a.value_kernel, a.value_bias))
-        ):
-            heads[i] = _dense(x, kernel.data, bias.data, y).reshape(B, L, h, dh).transpose(0, 2, 1, 3)
-        merged[...] = K.attention_forward(heads[0], heads[1], heads[2], mask=mask, scale=scale)[0].transpose(0, 2, 1, 3)
-        _dense(merged.reshape(N, H), a.output_kernel.data, a.output_bias.data, y)
-        y += x
-        x = _layer_norm(y, layer.layernorm1)
-        f, g = layer.ffn_hidden, layer.ffn_output
-        act = _activate(_dense(x, f.kernel.data, f.bias.data, inner), c.activation)
-        _dense(act, g.kernel.data, g.bias.data, y)
-        y += x
-        x = _layer_norm(y, layer.layernorm2)
+        q = _split_heads(_linear(x, a.query_kernel.data, a.query_bias.data), B, L, h, dh)
+        k = _split_heads(_linear(x, a.key_kernel.data, a.key_bias.data), B, L, h, dh)
+        v = _split_heads(_linear(x, a.value_kernel.data, a.value_bias.data), B, L, h, dh)
+        o = _merge_heads(K.attention_forward(q, k, v, mask=mask, scale=scale)[0])
+        x = _layer_norm(_linear(o, a.output_kernel.data, a.output_bias.data, x), layer.layernorm1)
+        f = layer.ffn_hidden
+        inner = _activate(_linear(x, f.kernel.data, f.bias.data), model.config.activation)
+        g = layer.ffn_output
+        x = _layer_norm(_linear(inner, g.kernel.data, g.bias.data, x), layer.layernorm2)
     return x.reshape(B, L, H)
 
 
