@@ -13,6 +13,7 @@ Both keep Hugging Face's architecture and weight names, so ``save_pretrained(dir
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -29,6 +30,7 @@ from .bert import BertModel
 from .finetune import FineTuneConfig, FineTuneHistory, fine_tune
 from .hub import DEFAULT_MODEL
 from .loading import load_checkpoint
+from .tokenizer import Batch
 from .weights import encoder_state_dict
 
 IGNORE = -100
@@ -301,7 +303,7 @@ class TokenClassifier(_Head):
     ) -> FineTuneHistory:
         """Fine-tune on ``examples`` (objects with .tokens/.tags, or (tokens, tags) pairs).  ``config`` (or keyword
         overrides of its fields) sets the recipe; ``validation`` is scored (entity F1) after every epoch."""
-        config = dataclasses_replace(config or FineTuneConfig(), overrides)
+        config = _with_overrides(config or FineTuneConfig(), overrides)
         words, tags = _words_and_tags(examples)
         if not words:
             raise ValueError("examples: expected at least one example")
@@ -484,7 +486,7 @@ class SpanQA(_Head):
     ) -> FineTuneHistory:
         """Fine-tune on ``examples`` (objects with .question, .context and .answers, each answer with .text and
         .start; the first answer is the target).  ``validation`` is scored (exact match, F1) after each epoch."""
-        config = dataclasses_replace(config or FineTuneConfig(), overrides)
+        config = _with_overrides(config or FineTuneConfig(), overrides)
         if not examples:
             raise ValueError("examples: expected at least one example")
         spans = []
@@ -567,8 +569,6 @@ _QA_SETTINGS = ("max_length", "doc_stride", "max_answer_length")
 
 def _subset(batch: Any, rows: np.ndarray) -> Any:
     """Rows of a Batch (with any label arrays), trimmed to the longest row's length."""
-    from .tokenizer import Batch  # noqa: PLC0415
-
     L = int(batch.attention_mask[rows].sum(axis=1).max()) if len(rows) else 0
     sub = Batch(
         batch.input_ids[rows, :L], batch.token_type_ids[rows, :L], batch.attention_mask[rows, :L],
@@ -584,9 +584,8 @@ def _subset(batch: Any, rows: np.ndarray) -> Any:
     return sub
 
 
-def dataclasses_replace(config: FineTuneConfig, overrides: dict[str, Any]) -> FineTuneConfig:
-    import dataclasses  # noqa: PLC0415
-
+def _with_overrides(config: FineTuneConfig, overrides: dict[str, Any]) -> FineTuneConfig:
+    """``config`` with keyword overrides of its fields; an unknown name is a TypeError listing the known ones."""
     if not isinstance(config, FineTuneConfig):
         raise TypeError(f"config: expected a FineTuneConfig, got {type(config).__name__}")
     names = {f.name for f in dataclasses.fields(FineTuneConfig)}
