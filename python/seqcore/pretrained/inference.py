@@ -8,7 +8,7 @@ layers' (tests/test_pretrained_bert.py checks both against Hugging Face).
 The GEMMs are 80-85% of the time at 1 x 32 and at 32 x 128 tokens (benchmarks/README.md, "BERT inference"), so
 what is left here is not worth more code: buffers reused across layers and the q/k/v bias added inside the
 head-splitting copy measured the same as this, within the machine's noise.  One packed [H,3H] q/k/v GEMM saves
-3-5% of the GEMM time at 32 tokens, but packing on each call costs more than that (about 1 ms for the 6 layers), and
+2-5% of the GEMM time at 32 tokens, but packing on each call costs more than that (about 1 ms for the 6 layers), and
 a cached packed copy could not notice an optimizer updating the weights in place (Variables carry no version).
 """
 
