@@ -137,6 +137,20 @@ def read_data(reader: Any, option: str, path: str) -> Any:
         raise UsageError(f"{option} {path!r}: {exc}") from None
 
 
+def read_train_test(
+    reader: Any, train_option: str, train_path: str | None, test_option: str, test_path: str | None, unit: str
+) -> tuple[Any, Any]:
+    """The training and test files (None where not given), each read with ``read_data``; an empty one is a usage
+    error too."""
+    out = []
+    for option, path in ((train_option, train_path), (test_option, test_path)):
+        data = read_data(reader, option, path) if path else None
+        if data is not None and not data:
+            raise UsageError(f"{option} {path!r}: no {unit} in the file")
+        out.append(data)
+    return out[0], out[1]
+
+
 def print_saved(path: Path, app: str, auto_class: str, hint: str) -> None:
     """Where the model went, that Hugging Face reads it, and how to use it."""
     from ..models._home import default_model_dir
@@ -230,11 +244,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     check_data_options(args, "--conll", args.conll, "--test-conll", args.test_conll)
     out = out_dir(args, "ner")
-    train = read_data(read_conll, "--conll", args.conll) if args.conll else None
-    test = read_data(read_conll, "--test-conll", args.test_conll) if args.test_conll else None
-    for option, path, data in (("--conll", args.conll, train), ("--test-conll", args.test_conll, test)):
-        if data is not None and not data:
-            raise UsageError(f"{option} {path!r}: no sentences in the file")
+    train, test = read_train_test(read_conll, "--conll", args.conll, "--test-conll", args.test_conll, "sentences")
     overrides = recipe_overrides(args)
     encoder = load_encoder(args.encoder)
     if train is None:

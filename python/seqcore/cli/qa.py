@@ -21,6 +21,7 @@ from .ner import (
     out_dir,
     print_saved,
     read_data,
+    read_train_test,
     recipe_overrides,
     training_line,
 )
@@ -95,11 +96,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     check_data_options(args, "--squad", args.squad, "--test-squad", args.test_squad)
     out = out_dir(args, "qa")
-    train = read_data(read_squad, "--squad", args.squad) if args.squad else None
-    test = read_data(read_squad, "--test-squad", args.test_squad) if args.test_squad else None
-    for option, path, data in (("--squad", args.squad, train), ("--test-squad", args.test_squad, test)):
-        if data is not None and not data:
-            raise UsageError(f"{option} {path!r}: no questions in the file")
+    train, test = read_train_test(read_squad, "--squad", args.squad, "--test-squad", args.test_squad, "questions")
     overrides = recipe_overrides(args)
     encoder = load_encoder(args.encoder)
     if train is None:

@@ -95,6 +95,14 @@ def _capped_length(recipe: dict[str, Any], overrides: dict[str, Any], encoder: B
     return min(int(recipe["max_length"]), encoder.config.max_position_embeddings)
 
 
+def _check_sizes(recipe: dict[str, Any], overrides: dict[str, Any], train: Any, test: Any) -> None:
+    """train_size / test_size size the generated data only: giving one next to examples is an error."""
+    for name, given in (("train_size", train), ("test_size", test)):
+        if given is not None and name in overrides:
+            raise ValueError(f"{name}: sizes the generated data, but {name[:-5]} examples were given")
+        _check_size(name, recipe[name])
+
+
 def _ner_examples(value: Any, what: str) -> list[NERExample]:
     """NERExamples, (tokens, tags) pairs or objects with .tokens/.tags, as NERExamples (IOB2 checked)."""
     if isinstance(value, (str, NERExample)) or not isinstance(value, Sequence):
@@ -190,10 +198,7 @@ def train_ner(
 
     recipe = _recipe_with(NER_RECIPE, recipe_overrides, "train_ner")
     config = _fine_tune_config(recipe, seconds=seconds, progress=progress)
-    for name, given in (("train_size", train), ("test_size", test)):
-        if given is not None and name in recipe_overrides:
-            raise ValueError(f"{name}: sizes the generated data, but {name[:-5]} examples were given")
-        _check_size(name, recipe[name])
+    _check_sizes(recipe, recipe_overrides, train, test)
     test = None if test is None else _ner_examples(test, "test")
     generated = train is None
     train = ner_sentences(recipe["train_size"], recipe["seed"]) if generated else _ner_examples(train, "train")

@@ -25,7 +25,7 @@ from ..pretrained.bert import BertModel
 from ..pretrained.heads import SpanQA
 from ..pretrained.hub import DEFAULT_MODEL
 from ._home import saved_model_dir
-from .ner_tagger import _capped_length, _check_size, _fine_tune_config, _hold_out, _load_encoder, _recipe_with
+from .ner_tagger import _capped_length, _check_sizes, _fine_tune_config, _hold_out, _load_encoder, _recipe_with
 
 __all__ = ["QA_RECIPE", "evaluate_qa", "load_qa_reader", "train_qa"]
 
@@ -111,10 +111,7 @@ def train_qa(
 
     recipe = _recipe_with(QA_RECIPE, recipe_overrides, "train_qa")
     config = _fine_tune_config(recipe, seconds=seconds, progress=progress)
-    for name, given in (("train_size", train), ("test_size", test)):
-        if given is not None and name in recipe_overrides:
-            raise ValueError(f"{name}: sizes the generated data, but {name[:-5]} examples were given")
-        _check_size(name, recipe[name])
+    _check_sizes(recipe, recipe_overrides, train, test)
     test = None if test is None else _qa_examples(test, "test")
     generated = train is None
     train = qa_examples(recipe["train_size"], recipe["seed"]) if generated else _qa_examples(train, "train")
