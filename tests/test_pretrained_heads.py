@@ -531,3 +531,11 @@ def test_constrained_decoding_never_leaves_a_stray_inside_tag():
     # labels outside IOB2 are left unconstrained
     start_ok, after_ok = allowed_transitions(["PER", "LOC", "O"])
     assert start_ok.all() and after_ok.all()
+
+
+def test_tag_names_the_argument_for_a_non_text(tmp_path):
+    model = TokenClassifier(load_bert(write_tiny_model(tmp_path / "m")), ["O", "B-X", "I-X"])
+    with pytest.raises(TypeError, match="text: expected a string or a list of strings, got int"):
+        model.tag(5)
+    with pytest.raises(TypeError, match="text: expected a string, got int"):
+        model.tag(["ok", 5])

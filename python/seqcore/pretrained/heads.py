@@ -359,6 +359,8 @@ class TokenClassifier(_Head):
         from ..metrics.ner import get_entities  # noqa: PLC0415
 
         single = isinstance(text, str)
+        if not single and not isinstance(text, Sequence):
+            raise TypeError(f"text: expected a string or a list of strings, got {type(text).__name__}")
         texts = [text] if single else list(text)
         results = []
         for t in texts:
