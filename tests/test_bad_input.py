@@ -950,7 +950,7 @@ def test_optimizer_state_arrays(backend, variant, arg):
         run(good.astype(np.float32), TypeError, "float64", "got float32")
         if arg not in OPTIMIZERS[variant][3]:  # vhat, mg: None switches AMSGrad / centering off
             run(None, TypeError, "None")
-    run(good.tolist(), TypeError, "NumPy array", "list")
+    run(good.tolist(), TypeError, "NumPy or CuPy array", "list")
     run(np.repeat(good, 2, axis=-1)[..., ::2], ValueError, "C-contiguous")
     run(np.asfortranarray(good), ValueError, "C-contiguous")
     run(_misaligned(good), ValueError, "aligned")

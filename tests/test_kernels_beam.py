@@ -249,7 +249,7 @@ def test_bad_arguments(backend):
     cases = [
         (TypeError, "state must be a BeamState", dict(state=tuple(s))),
         (TypeError, "state.scores must have dtype float64", dict(state=s._replace(scores=s.scores.astype(np.float32)))),
-        (TypeError, "state.tokens must be a NumPy array", dict(state=s._replace(tokens=s.tokens.tolist()))),
+        (TypeError, "state.tokens must be a NumPy or CuPy array", dict(state=s._replace(tokens=s.tokens.tolist()))),
         (TypeError, "state.done must have dtype bool", dict(state=s._replace(done=s.done.astype(np.int64)))),
         (ValueError, "state.fin_tokens must have shape", dict(state=s._replace(fin_tokens=s.fin_tokens[:, :, :2]))),
         (

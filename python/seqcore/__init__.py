@@ -10,10 +10,11 @@ from . import (  # noqa: E402,I001  (above autograd, below nn)
     optim,
 )
 from ._atomic import CorruptFileError
-from ._backend import BACKENDS, get_backend, set_backend, use_backend
+from ._backend import BACKENDS, cuda_available, get_backend, set_backend, unavailable_reason, use_backend
 from ._config import floatx, set_floatx, set_seed
 from ._threads import get_num_threads, set_num_threads
 from .autograd import Tensor, Variable, no_grad
+from .nn.device import to_device
 from .nn.saving import load_model
 
 __version__ = "0.1.0"
@@ -23,6 +24,7 @@ __all__ = [
     "CorruptFileError",
     "Tensor",
     "Variable",
+    "cuda_available",
     "floatx",
     "load_model",
     "losses",
@@ -38,5 +40,7 @@ __all__ = [
     "kernels",
     "set_backend",
     "set_num_threads",
+    "to_device",
+    "unavailable_reason",
     "use_backend",
 ]

@@ -5,6 +5,10 @@ then the ``SEQCORE_BACKEND`` environment variable, then the default ``cpp``.
 When the default cannot be loaded (the extension was not built, numba is
 missing) seqcore warns once and falls back along ``cpp -> numba -> reference``;
 a backend asked for by name that cannot be loaded is an error instead.
+
+``cuda`` (NVIDIA GPUs through CuPy, when seqcore was built with it and a device is present)
+is never a default or a fallback: it runs a call that holds a CuPy array, whatever the
+active backend, and every call once chosen by name (it then copies host arrays to the GPU).
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import warnings
 from collections.abc import Iterator
 from types import ModuleType
 
-BACKENDS = ("cpp", "numba", "reference")
+BACKENDS = ("cpp", "numba", "reference")  # the CPU backends: every kernel, on any machine
+DEVICE_BACKENDS = ("cuda",)
+_NAMES = BACKENDS + DEVICE_BACKENDS
 _FALLBACK = {"cpp": "numba", "numba": "reference"}
 
 _lock = threading.Lock()
@@ -29,8 +35,8 @@ _scoped: contextvars.ContextVar[str | None] = contextvars.ContextVar("seqcore_ba
 
 
 def _check_name(name: str) -> str:
-    if not isinstance(name, str) or name.lower() not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {name!r}")
+    if not isinstance(name, str) or name.lower() not in _NAMES:
+        raise ValueError(f"backend must be one of {', '.join(_NAMES)}; got {name!r}")
     return name.lower()
 
 
@@ -49,7 +55,7 @@ def load(name: str) -> ModuleType:
             module = importlib.import_module(f"seqcore.backends.{name}")
             if getattr(module, "NAME", None) != name:  # e.g. a folder left without its module files
                 raise ImportError(f"seqcore.backends.{name} is incomplete (no NAME)")
-        except ImportError as exc:  # the extension or numba is missing
+        except ImportError as exc:  # the extension, numba, CuPy or a GPU is missing
             _failed[name] = f"seqcore backend {name!r} is unavailable: {exc}"
             raise ImportError(_failed[name]) from exc
         _loaded[name] = module
@@ -98,8 +104,15 @@ def active() -> ModuleType:
     return load(name) if name else _default()
 
 
+def cuda_available() -> bool:
+    """Whether the cuda backend loads: seqcore._cuda was built, CuPy imports and a CUDA device answers.
+
+    ``seqcore.unavailable_reason("cuda")`` says why not."""
+    return available("cuda")
+
+
 def get_backend() -> str:
-    """Name of the backend in use: 'cpp', 'numba' or 'reference'."""
+    """Name of the backend in use: 'cpp', 'numba', 'reference' or 'cuda'."""
     return active().NAME
 
 

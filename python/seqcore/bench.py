@@ -40,6 +40,7 @@ import contextlib
 import gc
 import importlib
 import importlib.metadata
+import importlib.util
 import json
 import math
 import os
@@ -1060,8 +1061,9 @@ def environment() -> dict[str, Any]:
     info["backend_warnings"] = [str(w.message) for w in caught]
     info["backends"] = {
         name: {"available": reason is None, "reason": reason, "notes": _kernel_notes(name) if reason is None else {}}
-        for name, reason in ((name, _backend_reason(name)) for name in SEQCORE_PEERS)
+        for name, reason in ((name, _backend_reason(name)) for name in (*SEQCORE_PEERS, *_backend.DEVICE_BACKENDS))
     }
+    info["cuda"] = cuda_info()
     try:
         info["threads"] = seqcore.get_num_threads()
     except Exception as exc:
@@ -1082,6 +1084,31 @@ def environment() -> dict[str, Any]:
             info["build_info"] = None
             info["build_info_error"] = f"seqcore._core.build_info() failed: {type(exc).__name__}: {exc}"
     return info
+
+
+def cuda_info() -> dict[str, Any]:
+    """Whether seqcore._cuda was built (and how), whether the cuda backend runs here, and the devices it sees."""
+    out: dict[str, Any] = {"built": importlib.util.find_spec("seqcore._cuda") is not None, "usable": False}
+    if not out["built"]:
+        out["reason"] = "seqcore was built without the CUDA backend (no CUDA compiler or cuBLAS at build time)"
+        return out
+    try:
+        extension = importlib.import_module("seqcore._cuda")
+        out["build_info"] = {str(k): _jsonable(v) for k, v in dict(extension.build_info()).items()}
+    except Exception as exc:  # a missing libcublas, most likely; the backend's loader may still preload it
+        out["build_info_error"] = f"{type(exc).__name__}: {exc}"
+    out["reason"] = _backend_reason("cuda")
+    out["usable"] = out["reason"] is None
+    if out["usable"]:
+        backend = _backend.load("cuda")
+        import cupy  # noqa: PLC0415  (the backend loaded, so CuPy is there)
+
+        out["cupy"] = cupy.__version__
+        out["devices"] = [
+            {str(k): _jsonable(v) for k, v in dict(backend.device_properties(i)).items()}
+            for i in range(cupy.cuda.runtime.getDeviceCount())
+        ]
+    return out
 
 
 def _kernel_notes(name: str) -> dict[str, str]:

@@ -22,12 +22,13 @@ import numpy as np
 from .autograd import Tensor, as_tensor
 from .autograd import functional as F
 from .autograd import tensor as ops
+from .autograd.tensor import xp_of
 
 EPSILON = 1e-7  # Keras's backend.epsilon(): probabilities are clipped to [eps, 1 - eps]
 
 
 def _float_targets(y_true: Any, like: Tensor) -> Any:
-    arr = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
+    arr = y_true.data if isinstance(y_true, Tensor) else xp_of(like.data).asarray(y_true)  # on y_pred's device
     return arr.astype(like.dtype, copy=False)
 
 
@@ -57,11 +58,12 @@ def categorical_crossentropy(
 
 
 def _class_ids(y_true: Any, y_pred: Tensor) -> np.ndarray:
-    ids = np.asarray(y_true.data if isinstance(y_true, Tensor) else y_true)
+    xp = xp_of(y_pred.data)
+    ids = xp.asarray(y_true.data if isinstance(y_true, Tensor) else y_true)  # on y_pred's device
     if ids.ndim == y_pred.ndim and ids.shape[-1] == 1:  # Keras accepts [B, 1] ids
         ids = ids[..., 0]
     if ids.dtype.kind == "f":
-        if not np.all(ids == np.round(ids)):
+        if not bool((ids == xp.round(ids)).all()):
             raise ValueError("sparse_categorical_crossentropy: y_true must hold integer class ids, got fractions")
         ids = ids.astype(np.int64)
     if ids.dtype.kind not in "iu":
@@ -85,14 +87,14 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Tensor, from_logits: bo
         return F.softmax_cross_entropy(y_pred, ids)
     if y_pred._logits is not None:
         return F.softmax_cross_entropy(y_pred._logits, ids)
-    onehot = np.eye(y_pred.shape[-1], dtype=y_pred.dtype)[ids]
+    onehot = xp_of(y_pred.data).eye(y_pred.shape[-1], dtype=y_pred.dtype)[ids]
     p = y_pred / y_pred.sum(axis=-1, keepdims=True)
     return -(ops.log(ops.clip(p, EPSILON, 1.0 - EPSILON)) * onehot).sum(axis=-1)
 
 
 def _bce_logits(x: Tensor, z: Any) -> Tensor:
     """max(x,0) - x z + log(1 + exp(-|x|)): the stable binary cross-entropy of sigmoid(x)."""
-    xp = np
+    xp = xp_of(x.data)
     value = xp.maximum(x.data, 0) - x.data * z + xp.log1p(xp.exp(-xp.abs(x.data)))
     return ops.make(value, (x,), lambda g: (g * (0.5 * (1 + xp.tanh(0.5 * x.data)) - z),))
 
@@ -117,7 +119,7 @@ def _same_shape(name: str, y_true: Any, y_pred: Tensor) -> Any:
     t = _float_targets(y_true, y_pred)
     if t.shape != y_pred.shape:
         try:
-            t = np.broadcast_to(t.reshape(y_pred.shape), y_pred.shape)
+            t = xp_of(t).broadcast_to(t.reshape(y_pred.shape), y_pred.shape)
         except ValueError:
             raise ValueError(f"{name}: y_true has shape {t.shape}, y_pred {y_pred.shape}") from None
     return t
@@ -137,22 +139,23 @@ def mean_absolute_error(y_true: Any, y_pred: Tensor) -> Tensor:
 def reduce_weighted(values: Tensor, sample_weight: Any = None, mask: Any = None) -> Tensor:
     """Keras's "sum_over_batch_size" reduction of per-position losses, with weights and a mask."""
     weight = None
+    xp = xp_of(values.data)
     if sample_weight is not None:
-        weight = np.asarray(sample_weight, dtype=values.dtype)
+        weight = xp.asarray(sample_weight, dtype=values.dtype)
         while weight.ndim > values.ndim and weight.shape[-1] == 1:
             weight = weight[..., 0]
         while weight.ndim < values.ndim:
             weight = weight[..., None]
         try:
-            weight = np.broadcast_to(weight, values.shape)
+            weight = xp.broadcast_to(weight, values.shape)
         except ValueError:
             raise ValueError(
                 f"sample_weight: shape {np.shape(sample_weight)} does not broadcast to the loss's {values.shape}"
             ) from None
     if mask is not None:
-        m = np.asarray(mask, dtype=values.dtype)
+        m = xp.asarray(mask, dtype=values.dtype)
         if m.shape != values.shape:
-            m = np.broadcast_to(m.reshape(m.shape + (1,) * (values.ndim - m.ndim)), values.shape)
+            m = xp.broadcast_to(m.reshape(m.shape + (1,) * (values.ndim - m.ndim)), values.shape)
         weight = m if weight is None else weight * m
         valid = float(m.sum())
         return (values * weight).sum() / max(valid, EPSILON)

@@ -39,6 +39,13 @@ def xp_of(data: Any) -> Any:
     return np
 
 
+def to_host(data: Any) -> np.ndarray:
+    """``data`` as a NumPy array: a CuPy array is copied to the host, anything else is viewed as it is."""
+    if type(data).__module__.startswith("cupy"):
+        return data.get()
+    return np.asarray(data)
+
+
 # ---------------------------------------------------------------- grad mode
 
 
@@ -191,19 +198,19 @@ class Tensor:
         return len(self.data)
 
     def numpy(self) -> np.ndarray:
-        """The values as a NumPy array (a view, not a copy)."""
-        return np.asarray(self.data)
+        """The values as a NumPy array (a view, not a copy; a copy to the host for values on a GPU)."""
+        return to_host(self.data)
 
     def item(self) -> float:
         return self.data.item()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        arr = np.asarray(self.data)
+        arr = to_host(self.data)
         return arr if dtype is None else arr.astype(dtype)
 
     def __repr__(self) -> str:
         flag = ", requires_grad=True" if self.requires_grad else ""
-        return f"Tensor({np.array2string(np.asarray(self.data), precision=4, threshold=20)}{flag})"
+        return f"Tensor({np.array2string(to_host(self.data), precision=4, threshold=20)}{flag})"
 
     @property
     def is_leaf(self) -> bool:
@@ -352,7 +359,7 @@ class Variable(Tensor):
 
     def assign(self, value: Any) -> None:
         """Copy ``value`` into this variable's array (same shape; cast to its dtype)."""
-        arr = np.asarray(value.data if isinstance(value, Tensor) else value)
+        arr = xp_of(self.data).asarray(value.data if isinstance(value, Tensor) else value)  # onto our device
         if arr.shape != self.data.shape:
             raise ValueError(f"{self.name}: expected a value of shape {self.data.shape}, got {arr.shape}")
         self.data[...] = arr

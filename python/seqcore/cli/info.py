@@ -13,10 +13,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``info`` on the ``seqcore`` subparsers."""
     p = subparsers.add_parser(
         "info",
-        help="show versions, backends, threads, CPU features and the C++ build",
+        help="show versions, backends, threads, CPU features, the C++ build and the CUDA backend",
         description="Show seqcore's version, the active backend, which backends load (and why not) and which "
         "kernels a backend runs through another implementation, thread count, NumPy/numba/torch versions, "
-        "CPU SIMD features and seqcore._core.build_info().",
+        "CPU SIMD features, seqcore._core.build_info(), and whether the CUDA backend is built and usable (and its "
+        "devices).",
     )
     p.add_argument("--json", action="store_true", help="print the same information as JSON")
     p.set_defaults(handler=run)
@@ -54,6 +55,23 @@ def format_info(info: dict[str, Any]) -> str:
                 item("", f"{kernel}: {note}")
         else:
             item(name, f"unavailable: {state['reason']}")
+    cuda = info.get("cuda") or {}
+    lines.append("cuda (the cuda backend, seqcore._cuda)")
+    item("built", _yes(cuda.get("built")))
+    item("usable", "yes" if cuda.get("usable") else f"no: {cuda.get('reason')}")
+    for key, value in sorted((cuda.get("build_info") or {}).items()):
+        item(key, value)
+    if cuda.get("build_info_error"):
+        item("build info", cuda["build_info_error"])
+    if cuda.get("cupy"):
+        item("cupy", cuda["cupy"])
+    for k, device in enumerate(cuda.get("devices") or []):
+        memory = device.get("memory_bytes", 0) / 2**30
+        item(
+            f"device {k}",
+            f"{device.get('name')} (compute capability {device.get('compute_capability')}, "
+            f"{device.get('multiprocessors')} SMs, {memory:.1f} GiB)",
+        )
     cpu = info["cpu"]
     lines.append("cpu")
     item("model", cpu.get("model") or "unknown")

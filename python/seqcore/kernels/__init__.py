@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .. import _config
-from .._backend import active
+from .._backend import active, load
 from ..backends._types import LOG_PROB_SLACK as LOG_PROB_SLACK  # re-exported for seqcore.decode
 from ..backends._types import (
     AttentionCache,
@@ -36,6 +36,7 @@ from ..backends._types import (
 )
 from ._validate import (
     INT64_MAX,
+    as_array,
     as_flag,
     as_float_array,
     as_ids,
@@ -49,8 +50,11 @@ from ._validate import (
     check_disjoint,
     check_output_size,
     check_shape,
+    is_device,
+    is_device_array,
     native,
     optional_grad,
+    xp_of,
 )
 
 __all__ = [
@@ -107,6 +111,15 @@ __all__ = [
 ]
 
 Array = np.ndarray
+
+
+def _call(kernel: str, *args: Any) -> Any:
+    """Run ``kernel`` on the backend for ``args``: cuda when one of them lives on a GPU (a CuPy array, or a cache or
+    list holding them), else the active backend (which may be cuda: it copies host arrays to the device)."""
+    for a in args:
+        if is_device(a):
+            return getattr(load("cuda"), kernel)(*args)
+    return getattr(active(), kernel)(*args)
 
 
 def _weights(W: Any, U: Any, D: int, dt: np.dtype, gates: int) -> tuple[Array, Array, int]:
@@ -246,7 +259,7 @@ def lstm_forward(
     b = as_float_array("b", b, x.dtype)
     check_shape("b", b, (4 * H,), "(4H,)")
     lengths = as_lengths(lengths, B, T)
-    return active().lstm_forward(x, h0, c0, W, U, b, lengths, as_flag("reverse", reverse))
+    return _call("lstm_forward", x, h0, c0, W, U, b, lengths, as_flag("reverse", reverse))
 
 
 def lstm_backward(
@@ -263,7 +276,7 @@ def lstm_backward(
     dy = optional_grad("dy", dy, dt, (B, T, H), "(B, T, H)")
     dhT = optional_grad("dhT", dhT, dt, (B, H), "(B, H)")
     dcT = optional_grad("dcT", dcT, dt, (B, H), "(B, H)")
-    return active().lstm_backward(cache, dy, dhT, dcT)
+    return _call("lstm_backward", cache, dy, dhT, dcT)
 
 
 def lstm_cell(x: Any, h: Any, c: Any, W: Any, U: Any, b: Any) -> tuple[Array, Array]:
@@ -273,7 +286,7 @@ def lstm_cell(x: Any, h: Any, c: Any, W: Any, U: Any, b: Any) -> tuple[Array, Ar
     check_shape("c", c, (B, H), "(B, H)")
     b = as_float_array("b", b, x.dtype)
     check_shape("b", b, (4 * H,), "(4H,)")
-    return active().lstm_cell(x, h, c, W, U, b)
+    return _call("lstm_cell", x, h, c, W, U, b)
 
 
 # ---------------------------------------------------------------- GRU
@@ -301,7 +314,7 @@ def gru_forward(
     reset_after = as_flag("reset_after", reset_after)
     b = _gru_bias(b, x.dtype, H, reset_after)
     lengths = as_lengths(lengths, B, T)
-    return active().gru_forward(x, h0, W, U, b, reset_after, lengths, as_flag("reverse", reverse))
+    return _call("gru_forward", x, h0, W, U, b, reset_after, lengths, as_flag("reverse", reverse))
 
 
 def gru_backward(cache: GRUCache, dy: Any = None, dhT: Any = None) -> tuple[Array, Array, Array, Array, Array]:
@@ -311,7 +324,7 @@ def gru_backward(cache: GRUCache, dy: Any = None, dhT: Any = None) -> tuple[Arra
     dt = cache.x.dtype
     dy = optional_grad("dy", dy, dt, (B, T, H), "(B, T, H)")
     dhT = optional_grad("dhT", dhT, dt, (B, H), "(B, H)")
-    return active().gru_backward(cache, dy, dhT)
+    return _call("gru_backward", cache, dy, dhT)
 
 
 def gru_cell(x: Any, h: Any, W: Any, U: Any, b: Any, *, reset_after: bool = True) -> Array:
@@ -319,7 +332,7 @@ def gru_cell(x: Any, h: Any, W: Any, U: Any, b: Any, *, reset_after: bool = True
     x, h, W, U, (_, _, H) = _cell_args(x, h, W, U, 3)
     reset_after = as_flag("reset_after", reset_after)
     b = _gru_bias(b, x.dtype, H, reset_after)
-    return active().gru_cell(x, h, W, U, b, reset_after)
+    return _call("gru_cell", x, h, W, U, b, reset_after)
 
 
 # ---------------------------------------------------------------- basic RNN
@@ -336,7 +349,7 @@ def rnn_forward(
     b = as_float_array("b", b, x.dtype)
     check_shape("b", b, (H,), "(H,)")
     lengths = as_lengths(lengths, B, T)
-    return active().rnn_forward(x, h0, W, U, b, lengths, as_flag("reverse", reverse))
+    return _call("rnn_forward", x, h0, W, U, b, lengths, as_flag("reverse", reverse))
 
 
 def rnn_backward(cache: RNNCache, dy: Any = None, dhT: Any = None) -> tuple[Array, Array, Array, Array, Array]:
@@ -346,7 +359,7 @@ def rnn_backward(cache: RNNCache, dy: Any = None, dhT: Any = None) -> tuple[Arra
     dt = cache.x.dtype
     dy = optional_grad("dy", dy, dt, (B, T, H), "(B, T, H)")
     dhT = optional_grad("dhT", dhT, dt, (B, H), "(B, H)")
-    return active().rnn_backward(cache, dy, dhT)
+    return _call("rnn_backward", cache, dy, dhT)
 
 
 def rnn_cell(x: Any, h: Any, W: Any, U: Any, b: Any) -> Array:
@@ -354,7 +367,7 @@ def rnn_cell(x: Any, h: Any, W: Any, U: Any, b: Any) -> Array:
     x, h, W, U, (_, _, H) = _cell_args(x, h, W, U, 1)
     b = as_float_array("b", b, x.dtype)
     check_shape("b", b, (H,), "(H,)")
-    return active().rnn_cell(x, h, W, U, b)
+    return _call("rnn_cell", x, h, W, U, b)
 
 
 # ---------------------------------------------------------------- softmax family (last axis)
@@ -376,22 +389,22 @@ def _pair(y: Any, dy: Any) -> tuple[Array, Array]:
 
 def softmax(x: Any) -> Array:
     """Softmax over the last axis."""
-    return active().softmax(_last_axis("x", x))
+    return _call("softmax", _last_axis("x", x))
 
 
 def softmax_backward(y: Any, dy: Any) -> Array:
     """Gradient at x of softmax, given its output y and the gradient dy at y."""
-    return active().softmax_backward(*_pair(y, dy))
+    return _call("softmax_backward", *_pair(y, dy))
 
 
 def log_softmax(x: Any) -> Array:
     """Log-softmax over the last axis."""
-    return active().log_softmax(_last_axis("x", x))
+    return _call("log_softmax", _last_axis("x", x))
 
 
 def log_softmax_backward(y: Any, dy: Any) -> Array:
     """Gradient at x of log_softmax, given its output y and the gradient dy at y."""
-    return active().log_softmax_backward(*_pair(y, dy))
+    return _call("log_softmax_backward", *_pair(y, dy))
 
 
 def softmax_cross_entropy(logits: Any, labels: Any) -> tuple[Array, SoftmaxCrossEntropyCache]:
@@ -403,7 +416,7 @@ def softmax_cross_entropy(logits: Any, labels: Any) -> tuple[Array, SoftmaxCross
     """
     logits = _last_axis("logits", logits)
     C = logits.shape[-1]
-    lab = np.asarray(labels)
+    lab = as_array(labels)
     if lab.dtype != np.bool_ and np.issubdtype(lab.dtype, np.integer):
         check_shape("labels", lab, logits.shape[:-1], "logits.shape[:-1] for integer labels")
         if lab.size and (lab.min() < 0 or lab.max() >= C):
@@ -415,7 +428,7 @@ def softmax_cross_entropy(logits: Any, labels: Any) -> tuple[Array, SoftmaxCross
             raise TypeError("labels must be integer class ids or a float target of the logits' dtype, got bool")
         lab = as_float_array("labels", lab, logits.dtype)
         check_shape("labels", lab, logits.shape, "logits.shape for float targets")
-    return active().softmax_cross_entropy(logits, lab)
+    return _call("softmax_cross_entropy", logits, lab)
 
 
 def softmax_cross_entropy_backward(cache: SoftmaxCrossEntropyCache, dloss: Any = None) -> Array:
@@ -423,24 +436,24 @@ def softmax_cross_entropy_backward(cache: SoftmaxCrossEntropyCache, dloss: Any =
     cache = _cross_entropy_cache(cache)
     shape = cache.probs.shape[:-1]
     if dloss is None:
-        dloss = np.ones(shape, cache.probs.dtype)
+        dloss = xp_of(cache.probs).ones(shape, cache.probs.dtype)
     dloss = as_float_array("dloss", dloss, cache.probs.dtype)
     check_shape("dloss", dloss, shape, "logits.shape[:-1]")
-    return active().softmax_cross_entropy_backward(cache, dloss)
+    return _call("softmax_cross_entropy_backward", cache, dloss)
 
 
 # ---------------------------------------------------------------- gradient clipping
 
 
 def _grads(grads: Any) -> list[Array]:
-    if isinstance(grads, np.ndarray):
+    if isinstance(grads, np.ndarray) or is_device_array(grads):
         grads = [grads]
     if not isinstance(grads, Sequence):
         raise TypeError(f"grads must be an array or a list of arrays, got {type(grads).__name__}")
     out = []
     for k, g in enumerate(grads):
-        if not isinstance(g, np.ndarray):
-            raise TypeError(f"grads[{k}] must be a NumPy array, got {type(g).__name__}")
+        if not (isinstance(g, np.ndarray) or is_device_array(g)):
+            raise TypeError(f"grads[{k}] must be a NumPy or CuPy array, got {type(g).__name__}")
         if g.dtype not in (np.float32, np.float64):
             raise TypeError(f"grads[{k}] must have dtype float32 or float64, got {g.dtype}")
         out.append(g)
@@ -464,9 +477,9 @@ def clip_by_value(grads: Any, min_value: float, max_value: float, *, inplace: bo
     grads = _grads(grads)
     if inplace:
         for k, g in enumerate(grads):
-            if not g.flags.writeable:
+            if isinstance(g, np.ndarray) and not g.flags.writeable:
                 raise ValueError(f"grads[{k}] is read-only and inplace=True was asked")
-    return active().clip_by_value(grads, lo, hi, as_flag("inplace", inplace))
+    return _call("clip_by_value", grads, lo, hi, as_flag("inplace", inplace))
 
 
 def clip_by_global_norm(grads: Any, max_norm: float, *, inplace: bool = False) -> tuple[list[Array], float]:
@@ -483,11 +496,11 @@ def clip_by_global_norm(grads: Any, max_norm: float, *, inplace: bool = False) -
     grads = _grads(grads)
     if inplace:
         for k, g in enumerate(grads):
-            if not g.flags.writeable:
+            if isinstance(g, np.ndarray) and not g.flags.writeable:
                 raise ValueError(f"grads[{k}] is read-only and inplace=True was asked")
     inplace = as_flag("inplace", inplace)
-    clipped, norm = active().clip_by_global_norm(grads, max_norm, inplace)
-    if math.isinf(norm) and all(np.isfinite(g).all() for g in grads):
+    clipped, norm = _call("clip_by_global_norm", grads, max_norm, inplace)
+    if math.isinf(norm) and all(bool(xp_of(g).isfinite(g).all()) for g in grads):
         return _clip_overflowing(grads, max_norm, inplace)
     return clipped, norm
 
@@ -496,8 +509,8 @@ def _clip_overflowing(grads: list[Array], max_norm: float, inplace: bool) -> tup
     """Every entry is finite but the sum of squares overflowed (|g| past 1.3e154 in float64): the norm
     again over g / max|g|, as BLAS nrm2 scales, so huge finite gradients are clipped rather than
     reported as an infinite norm.  Rare, so plain NumPy."""
-    peak = max(float(np.abs(g).max()) for g in grads if g.size)
-    norm = peak * math.sqrt(sum(float(np.square(g / peak).sum(dtype=np.float64)) for g in grads))
+    peak = max(float(abs(g).max()) for g in grads if g.size)
+    norm = peak * math.sqrt(sum(float(xp_of(g).square(g / peak).sum(dtype=np.float64)) for g in grads))
     scale = max_norm / norm  # norm > 1.3e154 > max_norm: always a shrink
     out = grads if inplace else [g.copy() for g in grads]
     for g in out:
@@ -541,7 +554,7 @@ def sgd_update(param: Any, grad: Any, velocity: Any, *, lr: float, momentum: flo
     param, grad = _param_grad(param, grad)
     velocity = _state("velocity", velocity, param, "when momentum != 0" if momentum != 0.0 else None)
     check_disjoint({"param": param, "grad": grad, "velocity": velocity})
-    active().sgd_update(param, grad, velocity, lr, momentum, nesterov)
+    _call("sgd_update", param, grad, velocity, lr, momentum, nesterov)
 
 
 def adam_update(
@@ -577,7 +590,7 @@ def adam_update(
     vhat = _state("vhat", vhat, param)
     check_disjoint({"param": param, "grad": grad, "m": m, "v": v, "vhat": vhat})
     alpha = lr * math.sqrt(1.0 - beta2**step) / (1.0 - beta1**step)  # in float64, whatever the arrays' dtype
-    active().adam_update(param, grad, m, v, vhat, alpha, beta1, beta2, eps, lr * weight_decay)
+    _call("adam_update", param, grad, m, v, vhat, alpha, beta1, beta2, eps, lr * weight_decay)
 
 
 def rmsprop_update(
@@ -608,7 +621,7 @@ def rmsprop_update(
     momentum_buf = _state("momentum_buf", momentum_buf, param, "when momentum > 0" if momentum > 0.0 else None)
     mg = _state("mg", mg, param)
     check_disjoint({"param": param, "grad": grad, "velocity": velocity, "momentum_buf": momentum_buf, "mg": mg})
-    active().rmsprop_update(param, grad, velocity, momentum_buf, mg, lr, rho, momentum, eps)
+    _call("rmsprop_update", param, grad, velocity, momentum_buf, mg, lr, rho, momentum, eps)
 
 
 def adagrad_update(param: Any, grad: Any, accumulator: Any, *, lr: float, eps: float):
@@ -621,7 +634,7 @@ def adagrad_update(param: Any, grad: Any, accumulator: Any, *, lr: float, eps: f
     param, grad = _param_grad(param, grad)
     accumulator = _state("accumulator", accumulator, param, "(the sum of squared gradients)")
     check_disjoint({"param": param, "grad": grad, "accumulator": accumulator})
-    active().adagrad_update(param, grad, accumulator, lr, eps)
+    _call("adagrad_update", param, grad, accumulator, lr, eps)
 
 
 # ---------------------------------------------------------------- embedding
@@ -631,7 +644,7 @@ def embedding_forward(weights: Any, ids: Any) -> Array:
     """Row lookup: weights [V,E], ids integers of any shape in [0, V).  Returns weights[ids], shaped [..., E]."""
     weights = as_float_array("weights", weights, ndim=2)
     ids = as_ids("ids", ids, weights.shape[0])
-    return active().embedding_forward(weights, ids)
+    return _call("embedding_forward", weights, ids)
 
 
 def embedding_backward(ids: Any, dy: Any, num_embeddings: int) -> Array:
@@ -646,7 +659,7 @@ def embedding_backward(ids: Any, dy: Any, num_embeddings: int) -> Array:
         wanted = f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
         raise ValueError(f"dy must have shape ids.shape + (E,) = {wanted}, got {dy.shape}")
     check_output_size("dW", (V, dy.shape[-1]), dy.dtype)
-    return active().embedding_backward(ids, dy, V)
+    return _call("embedding_backward", ids, dy, V)
 
 
 # ---------------------------------------------------------------- similarity search
@@ -671,7 +684,7 @@ def topk_dot(matrix: Any, queries: Any, k: int, *, exclude: Any = None) -> tuple
     if k > V:
         raise ValueError(f"k must lie in [1, V] = [1, {V}], got {k}")
     if exclude is not None:
-        ex = np.asarray(exclude)
+        ex = as_array(exclude)
         if ex.dtype == np.bool_ or not np.issubdtype(ex.dtype, np.integer):
             raise TypeError(f"exclude must be None or an integer array, got dtype {ex.dtype}")
         if ex.ndim != 2 or ex.shape[0] != queries.shape[0]:
@@ -680,7 +693,7 @@ def topk_dot(matrix: Any, queries: Any, k: int, *, exclude: Any = None) -> tuple
             bad = int(ex.min()) if ex.min() < -1 else int(ex.max())
             raise ValueError(f"exclude must lie in [-1, V) = [-1, {V}) (-1 = padding), got {bad}")
         exclude = native(ex, np.int64)
-    return active().topk_dot(matrix, queries, k, exclude)
+    return _call("topk_dot", matrix, queries, k, exclude)
 
 
 # ---------------------------------------------------------------- BLEU statistics
@@ -727,7 +740,7 @@ def bleu_stats(
         raise TypeError(f"tokenize must be a str, '13a' or 'none', got {type(tokenize).__name__}")
     if tokenize not in BLEU_TOKENIZERS:
         raise ValueError(f"tokenize must be '13a' or 'none', got {tokenize!r}")
-    return active().bleu_stats(hyp_text, hyp_offsets, ref_text, ref_offsets, ref_groups, max_order, tokenize)
+    return _call("bleu_stats", hyp_text, hyp_offsets, ref_text, ref_offsets, ref_groups, max_order, tokenize)
 
 
 # ---------------------------------------------------------------- beam search (seqcore.decode runs the loop)
@@ -747,8 +760,11 @@ _STATE_FIELDS = {  # field: (dtype, shape letters)
 def _state_array(field: str, value: Any, shape: tuple[int, ...] | None, ndim: int) -> Array:
     """A BeamState field: the caller's own array (it is updated in place), of exactly the field's dtype."""
     dtype, letters = _STATE_FIELDS[field]
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"state.{field} must be a NumPy array (it is updated in place), got {type(value).__name__}")
+    device = is_device_array(value)
+    if not (isinstance(value, np.ndarray) or device):
+        raise TypeError(
+            f"state.{field} must be a NumPy or CuPy array (it is updated in place), got {type(value).__name__}"
+        )
     if value.dtype != dtype or not value.dtype.isnative:
         raise TypeError(f"state.{field} must have dtype {np.dtype(dtype)}, got {value.dtype}")
     if value.ndim != ndim:
@@ -756,9 +772,9 @@ def _state_array(field: str, value: Any, shape: tuple[int, ...] | None, ndim: in
     if shape is not None and value.shape != shape:
         raise ValueError(f"state.{field} must have shape {letters} = {shape}, got {value.shape}")
     flags = value.flags
-    if not (flags.c_contiguous and flags.aligned):
+    if not (flags.c_contiguous and (device or flags.aligned)):
         raise ValueError(f"state.{field} must be C-contiguous and aligned (it is updated in place), got a strided view")
-    if not flags.writeable:
+    if not device and not flags.writeable:
         raise ValueError(f"state.{field} is read-only, but it is updated in place")
     return value
 
@@ -792,8 +808,11 @@ def _beam_state(state: Any) -> tuple[BeamState, int, int, int]:
         bad = int(count.min()) if count.min() < 0 else int(count.max())
         raise ValueError(f"state.fin_count must lie in [0, K] = [0, {K}], got {bad}")
     # (B > 0 bounds K by the arrays' size: no slot numbers for a huge K next to B = 0)
-    rising = B and ((fin_scores[:, 1:] > fin_scores[:, :-1]) & (count[:, None] > np.arange(1, K))).any()
-    if rising or np.isnan(fin_scores).any():
+    xp = xp_of(scores)
+    if any(xp_of(a) is not xp for a in state):
+        raise TypeError("state's arrays must all be NumPy arrays or all CuPy arrays on one device")
+    rising = B and ((fin_scores[:, 1:] > fin_scores[:, :-1]) & (count[:, None] > xp.arange(1, K))).any()
+    if rising or xp.isnan(fin_scores).any():
         raise ValueError("state.fin_scores must not be NaN and must be best first in the slots held")
     return state, B, K, L
 
@@ -821,7 +840,7 @@ def beam_search_step(
         raise ValueError(f"log_probs must have V >= 1 columns (the vocabulary), got shape {log_probs.shape}")
     if rows is None:
         raise TypeError("rows must be an integer array, got None")
-    r = np.asarray(rows)
+    r = as_array(rows)
     if r.dtype == np.bool_ or not np.issubdtype(r.dtype, np.integer):
         raise TypeError(f"rows must be an integer array, got dtype {r.dtype}")
     if r.ndim != 1:
@@ -829,8 +848,8 @@ def beam_search_step(
     if r.size and (r.min() < 0 or r.max() >= B):
         bad = int(r.min()) if r.min() < 0 else int(r.max())
         raise ValueError(f"rows must lie in [0, B) = [0, {B}), got {bad}")
-    rows = native(r, np.int64)
-    if rows.size > 1 and np.any(rows[1:] <= rows[:-1]):
+    rows = native(xp_of(state.scores).asarray(r), np.int64)  # on the state's device: it indexes state.done
+    if rows.size > 1 and (rows[1:] <= rows[:-1]).any():
         raise ValueError("rows must be strictly increasing")
     if state.done[rows].any():
         raise ValueError(f"rows must not name a finished row, got {int(rows[state.done[rows]][0])}")
@@ -848,11 +867,11 @@ def beam_search_step(
     norm = as_float_array("length_norm", length_norm)
     check_shape("length_norm", norm, (L,), "(L,)")
     norm = native(norm, np.float64)
-    if not np.all(np.isfinite(norm) & (norm > 0)):
+    if not bool((xp_of(norm).isfinite(norm) & (norm > 0)).all()):
         raise ValueError("length_norm must be finite and > 0")
     check_disjoint({**{f"state.{k}": v for k, v in state._asdict().items()}, "log_probs": log_probs, "rows": rows,
                     "length_norm": norm})  # fmt: skip
-    return active().beam_search_step(state, log_probs, rows, step, eos, norm)
+    return _call("beam_search_step", state, log_probs, rows, step, eos, norm)
 
 
 def gather_rows(x: Any, idx: Any) -> Array:
@@ -863,7 +882,7 @@ def gather_rows(x: Any, idx: Any) -> Array:
     """
     if x is None:
         raise TypeError("x must be an array, got None")
-    x = x if isinstance(x, np.ndarray) else np.asarray(x)
+    x = as_array(x)
     if x.dtype.kind in "fi" and not x.dtype.isnative:
         x = x.astype(x.dtype.newbyteorder("="))
     if x.dtype not in (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64)):
@@ -874,7 +893,7 @@ def gather_rows(x: Any, idx: Any) -> Array:
     idx = as_ids("idx", idx, x.shape[0], "N")
     if idx.ndim != 1:
         raise ValueError(f"idx must have 1 dimension (M,), got shape {idx.shape}")
-    return active().gather_rows(x, idx)
+    return _call("gather_rows", x, idx)
 
 
 # ---------------------------------------------------------------- word-vector training
@@ -966,9 +985,9 @@ def word2vec_sgns_train(
     total_words = as_int("total_words", max(ids.size, 1) if total_words is None else total_words, 1)
     seed = as_int_range("seed", seed, 0, SEED_MAX)
     threads = as_int("threads", threads, 1)
-    return active().word2vec_sgns_train(
-        ids, off, W_in, W_out, neg_table, keep_prob, window, negative, alpha, min_alpha, words_done, total_words,
-        seed, threads,
+    return _call(
+        "word2vec_sgns_train", ids, off, W_in, W_out, neg_table, keep_prob, window, negative, alpha, min_alpha,
+        words_done, total_words, seed, threads,
     )  # fmt: skip
 
 
@@ -986,7 +1005,7 @@ def glove_cooccurrence(
         raise ValueError(f"V must be at most 3037000499 (keys row * V + col are int64), got {V}")
     ids, off = _corpus(ids, sentence_offsets, V)
     window = as_int("window", window, 1)
-    return active().glove_cooccurrence(ids, off, V, window, as_flag("symmetric", symmetric))
+    return _call("glove_cooccurrence", ids, off, V, window, as_flag("symmetric", symmetric))
 
 
 def glove_train(
@@ -1057,8 +1076,8 @@ def glove_train(
     seed = as_int_range("seed", seed, 0, SEED_MAX)
     threads = as_int("threads", threads, 1)
     a = arrays
-    return active().glove_train(
-        rows, cols, values, W, a["C"], a["bw"], a["bc"], a["gradsq_W"], a["gradsq_C"], a["gradsq_bw"],
+    return _call(
+        "glove_train", rows, cols, values, W, a["C"], a["bw"], a["bc"], a["gradsq_W"], a["gradsq_C"], a["gradsq_bw"],
         a["gradsq_bc"], x_max, alpha, lr, epochs, seed, threads,
     )  # fmt: skip
 
@@ -1084,7 +1103,7 @@ def layer_norm_forward(x: Any, gamma: Any, beta: Any, *, eps: float) -> tuple[Ar
     cache.rstd = 1 / sqrt(var + eps) are [N].
     """
     x, gamma, beta, eps = _norm_args(x, gamma, beta, eps)
-    return active().layer_norm_forward(x, gamma, beta, eps)
+    return _call("layer_norm_forward", x, gamma, beta, eps)
 
 
 def layer_norm_backward(cache: LayerNormCache, dy: Any) -> tuple[Array, Array, Array]:
@@ -1092,7 +1111,7 @@ def layer_norm_backward(cache: LayerNormCache, dy: Any) -> tuple[Array, Array, A
     cache = _norm_cache(cache, LayerNormCache, "layer_norm_forward")
     dy = as_float_array("dy", dy, cache.xhat.dtype)
     check_shape("dy", dy, cache.xhat.shape, "x.shape")
-    return active().layer_norm_backward(cache, dy)
+    return _call("layer_norm_backward", cache, dy)
 
 
 def batch_norm_forward(x: Any, gamma: Any, beta: Any, *, eps: float) -> tuple[Array, Array, Array, BatchNormCache]:
@@ -1107,7 +1126,7 @@ def batch_norm_forward(x: Any, gamma: Any, beta: Any, *, eps: float) -> tuple[Ar
     x, gamma, beta, eps = _norm_args(x, gamma, beta, eps)
     if x.size == 0:
         raise ValueError(f"x must have at least one row to normalize over (the axes before the last), got {x.shape}")
-    return active().batch_norm_forward(x, gamma, beta, eps)
+    return _call("batch_norm_forward", x, gamma, beta, eps)
 
 
 def batch_norm_backward(cache: BatchNormCache, dy: Any) -> tuple[Array, Array, Array]:
@@ -1115,7 +1134,7 @@ def batch_norm_backward(cache: BatchNormCache, dy: Any) -> tuple[Array, Array, A
     cache = _norm_cache(cache, BatchNormCache, "batch_norm_forward")
     dy = as_float_array("dy", dy, cache.xhat.dtype)
     check_shape("dy", dy, cache.xhat.shape, "x.shape")
-    return active().batch_norm_backward(cache, dy)
+    return _call("batch_norm_backward", cache, dy)
 
 
 # ---------------------------------------------------------------- Conv1D (channels last, Keras layout)
@@ -1172,7 +1191,7 @@ def conv1d_forward(
             f"fewer than the dilated kernel's dilation*(K-1)+1 = {span} (output length {To})"
         )
     check_output_size("y", (B, To, F), x.dtype)
-    return active().conv1d_forward(x, W, b, stride, padding, dilation)
+    return _call("conv1d_forward", x, W, b, stride, padding, dilation)
 
 
 def conv1d_backward(cache: Conv1DCache, dy: Any) -> tuple[Array, Array, Array | None]:
@@ -1184,7 +1203,7 @@ def conv1d_backward(cache: Conv1DCache, dy: Any) -> tuple[Array, Array, Array | 
     To = _conv1d_output_length(T, K, cache.stride, cache.padding, cache.dilation)
     dy = as_float_array("dy", dy, cache.x.dtype)
     check_shape("dy", dy, (B, To, F), "(B, To, F)")
-    return active().conv1d_backward(cache, dy)
+    return _call("conv1d_backward", cache, dy)
 
 
 # ---------------------------------------------------------------- audio
@@ -1249,7 +1268,7 @@ def spectrogram(x: Any, nfft: int = 200, noverlap: int = 120, fs: float = 8000.0
     scale = 1.0 / divisor if 0.0 < divisor < math.inf else 0.0
     if not 0.0 < scale < math.inf:  # a window of tiny or huge values: the density's divisor under- or overflows
         raise ValueError(f"fs * sum(window**2) must be positive and finite with a finite inverse, got {fs} * {power}")
-    out = active().spectrogram(x.reshape(-1, L), w, noverlap, scale)
+    out = _call("spectrogram", x.reshape(-1, L), w, noverlap, scale)
     return out[0] if x.ndim == 1 else out
 
 
@@ -1260,11 +1279,11 @@ def _attention_mask(mask: Any, full: tuple[int, int, int, int]) -> Array | None:
     """The mask as a C-contiguous bool [mb,mh,mq,mk] array, each dim 1 or the full size (never broadcast out)."""
     if mask is None:
         return None
-    arr = np.asarray(mask)
+    arr = as_array(mask)
     if arr.dtype != np.bool_:
         if arr.dtype.kind not in "iuf":
             raise TypeError(f"mask must be a boolean array (True = may attend), got dtype {arr.dtype}")
-        if not np.isin(arr, (0, 1)).all():
+        if not ((arr == 0) | (arr == 1)).all():
             raise ValueError("mask must be boolean (True = may attend) or hold only 0 and 1")
         arr = arr != 0
     letters = "[B,h,Lq,Lk]"
@@ -1325,7 +1344,7 @@ def attention_forward(
         raise ValueError(f"scale must be finite, got {scale}")
     dropout = as_real("dropout", dropout, 0.0, 1.0, open_high=True)
     seed = _attention_seed(dropout, seed)
-    out, lse = active().attention_forward(q, k, v, mask, causal, scale, dropout, seed)
+    out, lse = _call("attention_forward", q, k, v, mask, causal, scale, dropout, seed)
     return out, AttentionCache(q, k, v, out, lse, mask, causal, scale, dropout, seed)
 
 
@@ -1353,7 +1372,7 @@ def attention_backward(cache: AttentionCache, dout: Any) -> tuple[Array, Array, 
     seed = _attention_seed(dropout, cache.seed) if dropout else 0
     scale = as_real("cache.scale", cache.scale)
     causal = as_flag("cache.causal", cache.causal)
-    return active().attention_backward(q, k, v, out, lse, mask, causal, scale, dropout, seed, dout)
+    return _call("attention_backward", q, k, v, out, lse, mask, causal, scale, dropout, seed, dout)
 
 
 def _gelu_mode(approximate: Any) -> bool:
@@ -1365,7 +1384,7 @@ def _gelu_mode(approximate: Any) -> bool:
 def gelu_forward(x: Any, *, approximate: str = "none") -> Array:
     """GELU: x * Phi(x) ('none', with erf) or its tanh form ('tanh'), torch's definitions.  x: any shape."""
     tanh_form = _gelu_mode(approximate)
-    return active().gelu_forward(as_float_array("x", x), tanh_form)
+    return _call("gelu_forward", as_float_array("x", x), tanh_form)
 
 
 def gelu_backward(x: Any, dy: Any, *, approximate: str = "none") -> Array:
@@ -1374,4 +1393,4 @@ def gelu_backward(x: Any, dy: Any, *, approximate: str = "none") -> Array:
     x = as_float_array("x", x)
     dy = as_float_array("dy", dy, x.dtype)
     check_shape("dy", dy, x.shape, "x.shape")
-    return active().gelu_backward(x, dy, tanh_form)
+    return _call("gelu_backward", x, dy, tanh_form)

@@ -7,7 +7,10 @@ Policy (documented in docs/kernels.md):
   share the dtype of the first (no silent up/down-casting);
 - shapes are checked against the sizes the first argument defines, and the
   error names the argument, the expected and the given shape;
-- NaN and Inf propagate as IEEE arithmetic says; they are not errors.
+- NaN and Inf propagate as IEEE arithmetic says; they are not errors;
+- CuPy arrays (device arrays) pass through as they are, with the same checks, and
+  stay on their device; the kernels layer sends any call holding one to the cuda
+  backend.  Nothing here imports CuPy: a device array is known by its type's module.
 """
 
 from __future__ import annotations
@@ -20,10 +23,41 @@ FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 INT64_MAX = 2**63 - 1  # sizes, strides and steps are int64 in the native kernels
 
 
+def is_device_array(value: Any) -> bool:
+    """Whether ``value`` is a CuPy array."""
+    kind = type(value)
+    return kind is not np.ndarray and kind.__module__.startswith("cupy")
+
+
+def is_device(value: Any) -> bool:
+    """Whether ``value`` is a CuPy array, or a tuple/list whose first item is one (a cache, a list of grads)."""
+    if is_device_array(value):
+        return True
+    if isinstance(value, (tuple, list)) and value:
+        return is_device(value[0])
+    return False
+
+
+def xp_of(value: Any) -> Any:
+    """The array module of ``value``: cupy for a device array, else numpy."""
+    if is_device(value):
+        import cupy  # noqa: PLC0415  (only ever reached with a CuPy array in hand)
+
+        return cupy
+    return np
+
+
+def as_array(value: Any) -> Any:
+    """``value`` as an array without leaving its device: a CuPy array stays one, anything else goes to NumPy."""
+    if isinstance(value, np.ndarray) or is_device_array(value):
+        return value
+    return np.asarray(value)
+
+
 def as_float_array(name: str, value: Any, dtype: np.dtype | None = None, ndim: int | None = None) -> np.ndarray:
     if value is None:
         raise TypeError(f"{name} must be an array, got None")
-    arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    arr = as_array(value)
     if arr.dtype.kind == "f" and not arr.dtype.isnative:  # big-endian data: same values, native order
         arr = arr.astype(arr.dtype.type)
     if arr.dtype not in FLOATS:
@@ -40,6 +74,9 @@ def as_float_array(name: str, value: Any, dtype: np.dtype | None = None, ndim: i
 def native(arr: np.ndarray, dtype: Any = None) -> np.ndarray:
     """A C-contiguous, aligned, native-byte-order array (a copy only when needed; 0-d stays 0-d)."""
     flags = arr.flags
+    if is_device_array(arr):  # CuPy: always aligned and native
+        arr = arr if dtype is None or arr.dtype == dtype else arr.astype(dtype)
+        return arr if flags.c_contiguous else arr.copy(order="C")
     if flags.c_contiguous and flags.aligned and arr.dtype.isnative and (dtype is None or arr.dtype == dtype):
         return arr  # the common case, answered without np.require's ~4 us of bookkeeping per argument
     return np.require(arr, dtype=dtype, requirements=["C", "A"])
@@ -53,7 +90,7 @@ def check_shape(name: str, arr: np.ndarray, expected: tuple[int, ...], letters: 
 def as_lengths(lengths: Any, B: int, T: int) -> np.ndarray | None:
     if lengths is None:
         return None
-    arr = np.asarray(lengths)
+    arr = as_array(lengths)
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"lengths must be an integer array of shape (B,) = ({B},), got dtype {arr.dtype}")
     if arr.shape != (B,):
@@ -83,8 +120,9 @@ def as_inplace_array(name: str, value: Any, dtype: np.dtype | None = None, shape
     writeable float32/float64 ndarray (a converted copy would take the update and be thrown away)."""
     if value is None:
         raise TypeError(f"{name} must be an array, got None")
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"{name} must be a NumPy array (it is updated in place), got {type(value).__name__}")
+    device = is_device_array(value)
+    if not (isinstance(value, np.ndarray) or device):
+        raise TypeError(f"{name} must be a NumPy or CuPy array (it is updated in place), got {type(value).__name__}")
     if value.dtype not in FLOATS:
         wanted = "float32 or float64" if dtype is None else f"{dtype} (the dtype of the first argument)"
         raise TypeError(f"{name} must have dtype {wanted}, got {value.dtype}")
@@ -92,9 +130,9 @@ def as_inplace_array(name: str, value: Any, dtype: np.dtype | None = None, shape
         raise TypeError(f"{name} must have dtype {dtype} (the dtype of the first argument), got {value.dtype}")
     if shape is not None:
         check_shape(name, value, shape, "param.shape")
-    if not (value.flags.c_contiguous and value.flags.aligned):
+    if not (value.flags.c_contiguous and (device or value.flags.aligned)):
         raise ValueError(f"{name} must be C-contiguous and aligned (it is updated in place), got a strided view")
-    if not value.flags.writeable:
+    if not device and not value.flags.writeable:
         raise ValueError(f"{name} is read-only, but it is updated in place")
     return value
 
@@ -102,11 +140,23 @@ def as_inplace_array(name: str, value: Any, dtype: np.dtype | None = None, shape
 def check_disjoint(arrays: dict[str, np.ndarray | None]) -> None:
     """No two of the arrays may share memory (an update would read what another just wrote)."""
     items = [(n, a, a.base is None) for n, a in arrays.items() if a is not None and a.size]
+    if any(is_device_array(a) for _, a, _ in items):
+        _check_disjoint_device(items)
+        return
     for k, (name, a, owner) in enumerate(items):
         for first, b, b_owner in items[:k]:
             # Two arrays that each own their memory share none unless they are one array: the bounds
             # test (~0.4 us a pair) is left for views, which is what hot loops of many arrays need.
             if a is b or (not (owner and b_owner) and np.may_share_memory(a, b)):
+                raise ValueError(f"{name} must not share memory with {first}")
+
+
+def _check_disjoint_device(items: list[tuple[str, Any, bool]]) -> None:
+    """Device arrays are contiguous here, so each occupies [ptr, ptr + nbytes); host arrays share nothing with them."""
+    spans = [(n, a.data.ptr, a.data.ptr + a.nbytes) for n, a, _ in items if is_device_array(a)]
+    for k, (name, lo, hi) in enumerate(spans):
+        for first, lo2, hi2 in spans[:k]:
+            if lo < hi2 and lo2 < hi:
                 raise ValueError(f"{name} must not share memory with {first}")
 
 
@@ -163,7 +213,7 @@ def as_ids(name: str, value: Any, V: int, letter: str = "V") -> np.ndarray:
     """Integer ids of any shape, each in [0, V), as native int64."""
     if value is None:
         raise TypeError(f"{name} must be an integer array, got None")
-    arr = np.asarray(value)
+    arr = as_array(value)
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"{name} must be an integer array, got dtype {arr.dtype}")
     if arr.size and (arr.min() < 0 or arr.max() >= V):

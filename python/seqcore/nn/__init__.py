@@ -31,6 +31,7 @@ from .core import (
     Softmax,
     TimeDistributed,
 )
+from .device import to_device
 from .layer import Input, InputLayer, KerasTensor, Layer, clear_session
 from .merge import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
 from .model import Model, Sequential
@@ -41,6 +42,7 @@ from .serialization import register_layer
 from .transformer import Decoder, DecoderLayer, Encoder, EncoderLayer, Transformer
 
 __all__ = [
+    "to_device",
     "GRU",
     "LSTM",
     "RNN",

@@ -20,6 +20,7 @@ import numpy as np
 from .. import _config, kernels
 from ..autograd import Tensor
 from ..autograd import tensor as ops
+from ..autograd.tensor import to_host, xp_of
 from . import initializers
 from .core import cast_input
 from .layer import KerasTensor, Layer, format_shape, to_tensor
@@ -70,6 +71,7 @@ def _attention_probabilities(q: np.ndarray, k: np.ndarray, mask: Any, causal: bo
 
     Zeros (not Keras's uniform row) so the scores agree with what the fused kernel attended.
     """
+    q, k = to_host(q), to_host(k)  # read on demand, for plots and tests: on the host
     s = np.matmul(q, np.swapaxes(k, -1, -2)) * q.dtype.type(scale)
     allowed = mask
     if causal:
@@ -196,13 +198,13 @@ def _positive_int(owner: str, name: str, value: Any) -> int:
 
 def _split_heads(x2: np.ndarray, B: int, L: int, h: int, d: int) -> np.ndarray:
     """[B*L, h*d] -> [B,h,L,d] (one transposing copy)."""
-    return np.ascontiguousarray(x2.reshape(B, L, h, d).transpose(0, 2, 1, 3))
+    return xp_of(x2).ascontiguousarray(x2.reshape(B, L, h, d).transpose(0, 2, 1, 3))
 
 
 def _merge_heads(x4: np.ndarray) -> np.ndarray:
     """[B,h,L,d] -> [B*L, h*d] (one transposing copy)."""
     B, h, L, d = x4.shape
-    out = np.empty((B, L, h, d), dtype=x4.dtype)
+    out = xp_of(x4).empty((B, L, h, d), dtype=x4.dtype)
     out[...] = x4.transpose(0, 2, 1, 3)
     return out.reshape(B * L, h * d)
 
@@ -386,7 +388,8 @@ class MultiHeadAttention(_KeywordCall, Layer):
         h = self.num_heads
         mask = None
         if attention_mask is not None:
-            arr = np.asarray(attention_mask.data if isinstance(attention_mask, Tensor) else attention_mask)
+            # Masks stay on the host (small; the kernels layer moves them to the queries' device).
+            arr = to_host(attention_mask.data if isinstance(attention_mask, Tensor) else attention_mask)
             if arr.dtype != np.bool_:
                 if arr.dtype.kind not in "iuf" or not np.isin(arr, (0, 1)).all():
                     raise ValueError(
@@ -412,10 +415,10 @@ class MultiHeadAttention(_KeywordCall, Layer):
         k_mask = _implicit_mask(key) if key is not None else None
         auto = None
         if q_mask is not None and np.shape(q_mask) == (B, Lq):
-            auto = np.asarray(q_mask, dtype=bool)[:, None, :, None]
+            auto = to_host(q_mask).astype(bool)[:, None, :, None]
         for m in (v_mask, k_mask):
             if m is not None and np.shape(m) == (B, Lk):
-                m4 = np.asarray(m, dtype=bool)[:, None, None, :]
+                m4 = to_host(m).astype(bool)[:, None, None, :]
                 auto = m4 if auto is None else auto & m4
         if auto is not None:
             mask = auto if mask is None else mask & auto

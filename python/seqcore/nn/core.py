@@ -12,6 +12,7 @@ import numpy as np
 from ..autograd import Tensor
 from ..autograd import functional as F
 from ..autograd import tensor as ops
+from ..autograd.tensor import to_host, xp_of
 from . import activations, initializers
 from .layer import Layer, format_shape
 
@@ -144,7 +145,7 @@ class Embedding(Layer):
     def call(self, inputs: Tensor) -> Tensor:
         ids = inputs.data
         if ids.dtype.kind == "f":
-            if not np.all(ids == np.round(ids)):
+            if not bool((ids == xp_of(ids).round(ids)).all()):
                 raise ValueError(f"Embedding '{self.name}': inputs must be integer ids, got fractional values")
             ids = ids.astype(np.int64)
         elif ids.dtype.kind not in "iu":
@@ -159,7 +160,7 @@ class Embedding(Layer):
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         if not self.mask_zero:
             return None
-        return np.asarray(inputs.data) != 0
+        return to_host(inputs.data) != 0  # masks stay on the host (lengths are computed from them there)
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         return (*input_shape, self.output_dim)
@@ -367,7 +368,8 @@ class RepeatVector(Layer):
 
     def call(self, inputs: Tensor) -> Tensor:
         x = inputs.data
-        out = np.ascontiguousarray(np.broadcast_to(x[:, None, :], (x.shape[0], self.n, x.shape[1])))
+        xp = xp_of(x)
+        out = xp.ascontiguousarray(xp.broadcast_to(x[:, None, :], (x.shape[0], self.n, x.shape[1])))
         return _broadcast_node(inputs, out, 1)
 
     def compute_output_shape(self, input_shape: Any) -> Any:

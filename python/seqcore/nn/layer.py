@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import _config
 from ..autograd import Tensor, Variable
+from ..autograd.tensor import to_host, xp_of
 from . import initializers
 
 Shape = tuple  # (None, T, D): None for the batch axis and other free axes
@@ -152,7 +153,7 @@ def to_tensor(value: Any) -> Tensor:
         return value
     if isinstance(value, KerasTensor):
         raise TypeError("to_tensor: got a symbolic KerasTensor where a value was expected")
-    return Tensor._wrap(np.asarray(value))
+    return Tensor._wrap(value if xp_of(value) is not np else np.asarray(value))
 
 
 # ---------------------------------------------------------------- Layer
@@ -271,8 +272,8 @@ class Layer:
         return [v for v in self.weights if not v.trainable]
 
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of the weights' values, in Keras order."""
-        return [v.data.copy() for v in self.weights]
+        """Copies of the weights' values as NumPy arrays (also for a model on a GPU), in Keras order."""
+        return [to_host(v.data).copy() for v in self.weights]
 
     def set_weights(self, weights: list[Any]) -> None:
         """Set every weight from a list in ``get_weights`` order; shapes must match exactly."""
@@ -283,14 +284,14 @@ class Layer:
                 f"expected {len(mine)} ({', '.join(v.name for v in mine) or 'no weights'})"
             )
         for v, w in zip(mine, weights):
-            arr = np.asarray(w)
+            arr = w if hasattr(w, "shape") else np.asarray(w)
             if arr.shape != v.shape:
                 raise ValueError(
                     f"Layer '{self.name}' ({type(self).__name__}): weight '{v.name}' expects shape {v.shape}, "
                     f"got {arr.shape}"
                 )
         for v, w in zip(mine, weights):
-            v.data[...] = np.asarray(w)
+            v.data[...] = xp_of(v.data).asarray(w)  # onto the weight's device
 
     def count_params(self) -> int:
         return int(sum(v.size for v in self.weights))

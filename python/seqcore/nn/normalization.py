@@ -9,6 +9,7 @@ import numpy as np
 from ..autograd import Tensor
 from ..autograd import functional as F
 from ..autograd import tensor as ops
+from ..autograd.tensor import xp_of
 from . import initializers
 from .core import cast_input
 from .layer import Layer
@@ -85,7 +86,7 @@ class BatchNormalization(Layer):
             self.moving_mean.data[...] = self.moving_mean.data * m + mu * (1.0 - m)
             self.moving_variance.data[...] = self.moving_variance.data * m + var * (1.0 - m)
             return y
-        inv = self.dtype.type(1.0) / np.sqrt(self.moving_variance.data + self.epsilon)
+        inv = self.dtype.type(1.0) / xp_of(self.moving_variance.data).sqrt(self.moving_variance.data + self.epsilon)
         y = (x - self.moving_mean.data) * (inv if self.gamma is None else self.gamma * inv)
         return y if self.beta is None else y + self.beta
 

@@ -17,6 +17,7 @@ import numpy as np
 from ..autograd import Tensor
 from ..autograd import functional as F
 from ..autograd import tensor as ops
+from ..autograd.tensor import to_host
 from . import initializers
 from .core import cast_input
 from .layer import Layer, format_shape
@@ -24,7 +25,7 @@ from .layer import Layer, format_shape
 
 def lengths_from_mask(mask: Any, T: int, layer: str) -> np.ndarray | None:
     """Row lengths of a right-padded [B,T] mask (None when nothing is masked)."""
-    m = np.asarray(mask, dtype=bool)
+    m = to_host(mask).astype(bool)
     if m.ndim != 2 or m.shape[1] != T:
         raise ValueError(f"Layer '{layer}': mask must have shape (batch, {T}), got {m.shape}")
     lengths = m.sum(axis=1)

@@ -19,12 +19,15 @@ from .. import _config, optim
 from .. import losses as losses_mod
 from .. import metrics as metrics_mod
 from ..autograd import Tensor, no_grad
+from ..autograd.tensor import to_host, xp_of
 from .layer import training_mode
 
 
 def _as_array(name: str, value: Any) -> np.ndarray:
     try:
-        arr = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+        if isinstance(value, Tensor):
+            value = value.data
+        arr = value if xp_of(value) is not np else np.asarray(value)  # CuPy data stays on its GPU
     except ValueError:  # NumPy refuses ragged nested lists
         raise ValueError(f"{name}: sequences of different lengths; pad them to one length first") from None
     if arr.dtype == object:
@@ -65,7 +68,12 @@ def _cardinality(xs: list[np.ndarray], ys: list[np.ndarray], sws: list[Any]) -> 
 
 
 def _take(arrays: list[Any], idx: Any) -> list[Any]:
-    return [None if a is None else a[idx] for a in arrays]
+    return [None if a is None else a[idx if xp_of(a) is np else xp_of(a).asarray(idx)] for a in arrays]
+
+
+def _onto(xp: Any, arrays: list[Any]) -> list[Any]:
+    """A batch moved to the model's device (a no-op where it is already there)."""
+    return [None if a is None else xp.asarray(a) for a in arrays]
 
 
 def _unpack(values: list[Any], n_inputs: int) -> Any:
@@ -168,9 +176,11 @@ class TrainingMixin:
         for out, y, sw, ms in zip(outs, ys, sws, self.compiled_metrics):
             weight = sw
             if out._mask is not None:
-                weight = out._mask if sw is None else np.asarray(sw) * out._mask
+                weight = out._mask if sw is None else xp_of(out._mask).asarray(sw) * out._mask
+            if xp_of(out.data) is not np:  # metrics keep NumPy state: they read a host copy
+                y, weight = to_host(y), None if weight is None else to_host(weight)
             for _, m in ms:
-                m.update_state(y, out.data, sample_weight=weight)
+                m.update_state(y, to_host(out.data), sample_weight=weight)
 
     def _metric_logs(self) -> dict[str, float]:
         return {name: float(m.result()) for ms in self.compiled_metrics for name, m in ms}
@@ -194,7 +204,15 @@ class TrainingMixin:
         names = getattr(self, "input_names", None)
         return list(names) if names else ["input"]
 
+    def _device_xp(self) -> Any:
+        """The array module of the model's weights: the batches go where the weights are (seqcore.to_device)."""
+        weights = self.weights
+        return xp_of(weights[0].data) if weights else np
+
     def _step(self, xs: list[Any], ys: list[Any], sws: list[Any]) -> tuple[float, list[float]]:
+        xp = self._device_xp()
+        if xp is not np:
+            xs, ys, sws = _onto(xp, xs), _onto(xp, ys), _onto(xp, sws)
         with training_mode(True):
             outs = self._outputs_list(self(_unpack(xs, len(xs))))
             total, parts = self._loss(outs, ys, sws)
@@ -324,8 +342,9 @@ class TrainingMixin:
         total = 0.0
         part_sums = np.zeros(len(ys))
         with no_grad(), training_mode(False):
+            xp = self._device_xp()
             for idx in _batches(np.arange(N), batch_size):
-                bx, by, bs = _take(xs, idx), _take(ys, idx), _take(sws, idx)
+                bx, by, bs = (_onto(xp, _take(a, idx)) for a in (xs, ys, sws))
                 outs = self._outputs_list(self(_unpack(bx, len(bx))))
                 value, parts = self._loss(outs, by, bs)
                 total += float(value.data) * len(idx)
@@ -367,8 +386,9 @@ class TrainingMixin:
         batch_size = 32 if batch_size is None else _positive_int("batch_size", batch_size)
         chunks: list[list[np.ndarray]] = []
         with no_grad(), training_mode(False):
+            xp = self._device_xp()
             for idx in _batches(np.arange(N), batch_size):
-                outs = self._outputs_list(self(_unpack(_take(xs, idx), len(xs))))
+                outs = self._outputs_list(self(_unpack(_onto(xp, _take(xs, idx)), len(xs))))
                 chunks.append([o.numpy() for o in outs])
         if not chunks:
             raise ValueError("predict: x holds no samples")

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..autograd import Tensor
 from ..autograd import tensor as ops
+from ..autograd.tensor import to_host, xp_of
 from .attention import AttentionScores, AttentionWeights, MultiHeadAttention, _KeywordCall, positional_encoding
 from .core import Dense, Dropout, Embedding
 from .layer import Layer, format_shape, to_tensor
@@ -58,7 +59,7 @@ def _sub(layer: Layer, cls: type, *args: Any, **kwargs: Any) -> Any:
 def _padding_from_implicit(x: Tensor, mask: Any) -> Any:
     """Layer._eager_call hands an input's implicit [B,L] mask to ``mask=``; as an attention mask it is [B,1,L]."""
     if mask is not None and mask is x._mask and np.ndim(mask) == 2:
-        return np.asarray(mask, dtype=bool)[:, None, :]
+        return to_host(mask).astype(bool)[:, None, :]  # masks stay on the host; kernels move them
     return mask
 
 
@@ -282,7 +283,10 @@ class _Stack(_KeywordCall, Layer):
         L = ids.shape[1]
         scale = self.dtype.type(math.sqrt(self.d_model))
         out = e.data * scale
-        out += self._pos_encoding[:, :L, :]
+        pe = self._pos_encoding
+        if xp_of(pe) is not xp_of(out):  # the model moved to (or from) a GPU: the table follows once
+            self._pos_encoding = pe = xp_of(out).asarray(to_host(pe))
+        out += pe[:, :L, :]
         x = ops.make(out, (e,), lambda g: (g * scale,))
         return self.dropout(x, training=training)
 

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from .. import kernels as K
-from .._backend import active
+from .._backend import active, load
+from ..autograd.tensor import to_host, xp_of
 from .schedules import LearningRateSchedule
 from .schedules import deserialize as deserialize_schedule
 from .schedules import serialize as serialize_schedule
@@ -81,7 +82,7 @@ def _clip_by_norm_or_nan(grads: list[np.ndarray], max_norm: float) -> list[np.nd
     clipped, norm = K.clip_by_global_norm(grads, max_norm)
     if math.isfinite(norm):
         return clipped
-    return [np.full_like(g, np.nan) for g in grads]
+    return [xp_of(g).full_like(g, np.nan) for g in grads]
 
 
 class Optimizer(ABC):
@@ -167,7 +168,7 @@ class Optimizer(ABC):
     def get_state(self) -> dict[str, np.ndarray]:
         """Copies of everything ``set_state`` needs to continue bit-identically: slots, ``"iterations"`` and, for
         a float learning rate (a callback may have changed it), ``"learning_rate"``."""
-        out = {k: v.copy() for k, v in self.variables().items()}
+        out = {k: to_host(v).copy() for k, v in self.variables().items()}  # on the host, also for a GPU model
         if not isinstance(self._learning_rate, LearningRateSchedule):
             out["learning_rate"] = np.array(self._learning_rate, dtype=np.float64)
         return out
@@ -238,9 +239,11 @@ class Optimizer(ABC):
         step = self._iterations + 1
         # Everything a kernel's public wrapper would check is checked above or in __init__, so the updates call
         # the backend directly: at one small batch per step, a second round of checks costs more than the update.
-        self._backend = active()
+        cpu = active()
         for (param, _, name), grad in zip(work, grads):
-            if np.may_share_memory(param, grad):  # the update would read what it just wrote
+            xp = xp_of(param)
+            self._backend = cpu if xp is np else load("cuda")
+            if xp.may_share_memory(param, grad):  # the update would read what it just wrote
                 grad = grad.copy()
             self._variable_name = name  # what weight decay's exclusions are matched against (_update has no name)
             self._update(param, grad, self._slots_for(name, param), lr, step)
@@ -252,21 +255,26 @@ class Optimizer(ABC):
         if not isinstance(name, str):
             raise TypeError(f"grads_and_vars[{k}]: expected a variable with a str .name, got {var!r}")
         data = getattr(var, "data", None)
-        if not isinstance(data, np.ndarray) or data.dtype not in _FLOATS:
-            what = data.dtype if isinstance(data, np.ndarray) else type(data).__name__
+        device = xp_of(data) is not np
+        if not (isinstance(data, np.ndarray) or device) or data.dtype not in _FLOATS:
+            what = data.dtype if isinstance(data, np.ndarray) or device else type(data).__name__
             raise TypeError(f"variable {name!r}: expected .data a float32 or float64 ndarray, got {what}")
-        if not (data.flags.c_contiguous and data.flags.writeable and data.flags.aligned):
+        if device:  # CuPy arrays are always aligned and writeable
+            if not data.flags.c_contiguous:
+                raise ValueError(f"variable {name!r}: expected .data C-contiguous (it is updated in place)")
+        elif not (data.flags.c_contiguous and data.flags.writeable and data.flags.aligned):
             raise ValueError(f"variable {name!r}: expected .data C-contiguous and writeable (it is updated in place)")
         return data, name
 
     @staticmethod
     def _check_gradient(name: str, grad: Any, param: np.ndarray) -> np.ndarray:
-        g = np.asarray(grad)
+        xp = xp_of(param)
+        g = xp.asarray(grad)  # on the parameter's device
         if g.dtype.kind not in "fiu":
             raise TypeError(f"gradient for variable {name!r}: expected a float array, got dtype {g.dtype}")
         if g.shape != param.shape:
             raise ValueError(f"gradient for variable {name!r}: expected shape {param.shape}, got {g.shape}")
-        return np.ascontiguousarray(g, dtype=param.dtype)  # a copy only when a cast or a reorder is needed
+        return xp.ascontiguousarray(g, dtype=param.dtype)  # a copy only when a cast or a reorder is needed
 
     def _clip(self, grads: list[np.ndarray]) -> list[np.ndarray]:
         """Clipped copies (never the caller's arrays changed), as Keras's ``_clip_gradients``.
@@ -291,10 +299,13 @@ class Optimizer(ABC):
 
     def _slots_for(self, name: str, param: np.ndarray) -> dict[str, np.ndarray]:
         slots = self._slots.setdefault(name, {})
+        xp = xp_of(param)
         for slot, init in self._slots_used().items():
             arr = slots.get(slot)
+            if arr is not None and xp_of(arr) is not xp:  # restored from a file, or the model moved devices
+                arr = slots[slot] = xp.asarray(to_host(arr))
             if arr is None:
-                slots[slot] = np.full(param.shape, init, dtype=param.dtype)
+                slots[slot] = xp.full(param.shape, init, dtype=param.dtype)
             elif arr.shape != param.shape:
                 raise ValueError(
                     f"variable {name!r}: expected its optimizer slot {slot!r} to have the variable's shape "
