@@ -343,7 +343,7 @@ def _ok_step(prev, state):
         (dict(batch_size=3), ValueError, "init_state, bos and batch_size disagree on the batch size"),
         (dict(init_state=None), ValueError, "batch_size is needed"),
         (dict(init_state=[np.zeros(2), np.zeros(3)]), ValueError, "must share their first dimension"),
-        (dict(init_state={"a": 3}), TypeError, "init_state['a'] must be a NumPy array, None, or"),
+        (dict(init_state={"a": 3}), TypeError, "init_state['a'] must be a NumPy array (or CuPy), None, or"),
         (dict(init_state=np.array(1.0)), ValueError, "init_state must have a first dimension"),
     ],
 )

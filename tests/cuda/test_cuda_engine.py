@@ -129,3 +129,30 @@ def test_transformer_training_gives_the_cpu_losses():
                 w.grad = None
             curve[name].append(loss.item())
     np.testing.assert_allclose(curve["gpu"], curve["cpu"], rtol=1e-4)
+
+
+def _table_step(xp):
+    """A decoder whose log-probs depend on the previous token and on a per-row state, on ``xp``'s device."""
+    rng = np.random.default_rng(12)
+    logits = rng.standard_normal((7, 7)) * 2
+    table = xp.asarray(logits - np.log(np.exp(logits).sum(axis=1, keepdims=True)))
+
+    def step(prev, state):
+        bias, count = state
+        lp = table[xp.asarray(prev)] + 0.0 * bias[:, None]
+        return lp, (bias, count + 1)
+
+    return step
+
+
+def test_decoding_with_a_gpu_step_function_gives_the_host_results():
+    from seqcore import decode
+
+    bias, count = np.zeros(3), np.zeros(3, np.int64)
+    for search in (
+        lambda step, state: decode.beam_search(step, state, beam_width=3, max_len=6, bos=0, eos=6, n_best=2),
+        lambda step, state: decode.greedy(step, state, max_len=6, bos=0, eos=6),
+    ):
+        want = search(_table_step(np), (bias, count))
+        got = search(_table_step(cp), (cp.asarray(bias), cp.asarray(count)))
+        assert repr(got) == repr(want)

@@ -3,6 +3,9 @@
 A state is an array, None, or a tuple / list / dict (NamedTuples included) of states, nested; every
 array's first dimension is the rows of the step (the batch at first).  Arrays of float32, float64 or
 int64 are gathered by ``seqcore.kernels.gather_rows``, any other dtype by NumPy.
+
+A step_fn may run on a GPU: its state's arrays may be CuPy arrays (gathered on their device by the
+cuda backend), and its log-probs are read back to the host, where the search itself runs.
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import active
+from .._backend import active, load
 from ..kernels import LOG_PROB_SLACK
-from ..kernels._validate import as_int, as_real, native
+from ..kernels._validate import as_int, as_real, is_device_array, native, xp_of
 
 #: the course's choice (Hugging Face uses 1.0): log P / Ty**0.7
 DEFAULT_LENGTH_PENALTY = 0.7
@@ -29,7 +32,7 @@ def leaves(tree: Any, path: str) -> Iterator[tuple[str, np.ndarray]]:
     """(path, array) for every array of the tree; anything but arrays, None and containers is a TypeError."""
     if tree is None:
         return
-    if isinstance(tree, np.ndarray):
+    if isinstance(tree, np.ndarray) or is_device_array(tree):
         yield path, tree
     elif _is_namedtuple(tree):
         for name, v in zip(tree._fields, tree):
@@ -42,7 +45,7 @@ def leaves(tree: Any, path: str) -> Iterator[tuple[str, np.ndarray]]:
             yield from leaves(v, f"{path}[{k!r}]")
     else:
         raise TypeError(
-            f"{path} must be a NumPy array, None, or a tuple / list / dict of them, got {type(tree).__name__}"
+            f"{path} must be a NumPy array (or CuPy), None, or a tuple / list / dict of them, got {type(tree).__name__}"
         )
 
 
@@ -50,7 +53,7 @@ def tree_map(fn: Callable[[np.ndarray], np.ndarray], tree: Any) -> Any:
     """The tree with fn applied to every array (same containers; None stays None)."""
     if tree is None:
         return None
-    if isinstance(tree, np.ndarray):
+    if isinstance(tree, np.ndarray) or is_device_array(tree):
         return fn(tree)
     if _is_namedtuple(tree):
         return type(tree)(*(tree_map(fn, v) for v in tree))
@@ -58,7 +61,9 @@ def tree_map(fn: Callable[[np.ndarray], np.ndarray], tree: Any) -> Any:
         return type(tree)(tree_map(fn, v) for v in tree)
     if isinstance(tree, dict):
         return {k: tree_map(fn, v) for k, v in tree.items()}
-    raise TypeError(f"state must be a NumPy array, None, or a tuple / list / dict of them, got {type(tree).__name__}")
+    raise TypeError(
+        f"state must be a NumPy array (or CuPy), None, or a tuple / list / dict of them, got {type(tree).__name__}"
+    )
 
 
 def rows_of(tree: Any, path: str) -> int | None:
@@ -84,6 +89,11 @@ def take_rows(tree: Any, idx: np.ndarray) -> Any:
     backend = active()
 
     def take(a: np.ndarray) -> np.ndarray:
+        if is_device_array(a):  # a GPU decoder's state stays on its device
+            xp = xp_of(a)
+            if a.dtype in _GATHERED:
+                return load("cuda").gather_rows(native(a), xp.asarray(idx))
+            return xp.take(a, xp.asarray(idx), axis=0)
         if a.dtype in _GATHERED:
             return backend.gather_rows(native(a), idx)
         return np.take(a, idx, axis=0)
@@ -151,6 +161,8 @@ def call_step(step_fn: Callable, prev: np.ndarray, state: Any, rows: int, V: int
     if not isinstance(out, tuple) or len(out) != 2:
         raise TypeError(f"step_fn must return a pair (log_probs, state), got {type(out).__name__} at step {step}")
     log_probs, new_state = out
+    if is_device_array(log_probs):  # a step run on a GPU: the search reads its [rows, V] scores on the host
+        log_probs = log_probs.get()
     lp = log_probs if isinstance(log_probs, np.ndarray) else np.asarray(log_probs)
     if lp.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise TypeError(f"step_fn must return log_probs of dtype float32 or float64, got {lp.dtype} at step {step}")

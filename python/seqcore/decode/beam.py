@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import kernels
 from .._backend import active
-from ..kernels._validate import as_int
+from ..kernels._validate import as_int, xp_of
 from ._common import (
     DEFAULT_LENGTH_PENALTY,
     batch_rows,
@@ -112,7 +112,7 @@ def beam_search(
     N, bos = batch_rows(init_state, bos, batch_size)
     search = kernels.BeamState.initial(N, K, max_len)
     norms = length_norms(max_len, alpha)
-    state = tree_map(lambda a: np.repeat(a, K, axis=0), init_state)
+    state = tree_map(lambda a: xp_of(a).repeat(a, K, axis=0), init_state)
     rows = np.arange(N)
     prev = np.repeat(bos, K)
     eos_code = -1 if eos is None else eos
