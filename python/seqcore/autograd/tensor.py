@@ -22,6 +22,7 @@ from typing import Any, Union
 import numpy as np
 
 from .. import kernels
+from ..kernels._validate import is_device_array, xp_of  # the array module of data, NumPy or CuPy
 
 Array = Any  # an ndarray of the array module in use (NumPy today)
 ArrayLike = Union["Tensor", np.ndarray, float, int]
@@ -29,19 +30,9 @@ ArrayLike = Union["Tensor", np.ndarray, float, int]
 _local = threading.local()
 
 
-def xp_of(data: Any) -> Any:
-    """The array module of ``data`` (NumPy unless it is a CuPy array)."""
-    module = type(data).__module__
-    if module.startswith("cupy"):
-        import cupy  # noqa: PLC0415  (optional, imported only when such an array shows up)
-
-        return cupy
-    return np
-
-
 def to_host(data: Any) -> np.ndarray:
     """``data`` as a NumPy array: a CuPy array is copied to the host, anything else is viewed as it is."""
-    if type(data).__module__.startswith("cupy"):
+    if is_device_array(data):
         return data.get()
     return np.asarray(data)
 
